@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """test_netlab.py: checks the namespace lab: links, ping, loss, blocking, processes, cleanup."""
 
+import io
 import os
 import signal
 import subprocess
@@ -20,7 +21,7 @@ crash_logdirs = []
 def check(cond, what):
     if not cond:
         failures.append(what)
-        sys.stderr.write(f"FAIL: {what}\n")
+        sys.__stderr__.write(f"FAIL: {what}\n")
 
 
 def netns_with(prefix):
@@ -66,7 +67,8 @@ def test_lab():
         names = list(lab.netns)
         check(all(len(n) <= 15 for n in names), f"namespace names <= 15: {names}")
         check(set(netns_with(lab.tag)) == set(names), "namespaces exist while open")
-        check(root_links() == before, "root namespace has no new interfaces")
+        ours = {i for n in (a, b, sw) for i in n.ifaces} | {netlab.Switch.BRIDGE}
+        check(not (root_links() - before) & ours, "root namespace has none of our interfaces")
         for node in (a, b, sw):
             check(all(len(i) <= 15 for i in node.ifaces), f"ifnames <= 15: {node.ifaces}")
         check(a.addr4 == "10.99.0.1" and b.addr6 == "fd99::2", "addresses recorded")
@@ -138,17 +140,31 @@ def test_lab():
         except netlab.ExpectTimeout as e:
             check("ended" in str(e), "expect reports exit")
 
-        # Left running: close() must kill it.
+        # Left running: close() must kill it, and a daemon that left its process group.
         sleeper = lab.spawn(a, ["sleep", "100"])
+        daemon = lab.spawn(a, ["sh", "-c", "setsid sleep 100 </dev/null >/dev/null 2>&1 & "
+                               "echo $!"], name="daemonizer")
+        dpid = int(daemon.expect(r"^(\d+)$", 5).group(1))
+        dstart = netlab._start_time(dpid)
+        check(daemon.wait(5) == 0 and alive(dpid, dstart), "daemon outlives its parent")
         tag, logdir, state = lab.tag, lab.logdir, lab.state_path
     check(not netns_with(tag), "no namespace left after close")
     check(not alive(sleeper.pid, sleeper.start), "spawned process killed")
+    check(wait_gone(tag, dpid, dstart, 1), "process that left its group killed")
     check(not os.path.exists(state), "state file removed")
     check(not os.path.exists(logdir), "logs removed after success")
     check(signal.getsignal(signal.SIGTERM) is signal.SIG_DFL, "SIGTERM handler restored")
 
 
 def test_exception_and_deadline():
+    stderr, sys.stderr = sys.stderr, io.StringIO()  # "logs kept" notes are expected here
+    try:
+        exception_and_deadline()
+    finally:
+        sys.stderr = stderr
+
+
+def exception_and_deadline():
     try:
         with netlab.Lab(PREFIX) as lab:
             lab.host("x")
