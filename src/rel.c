@@ -1,0 +1,432 @@
+/* rel.c: sequence numbers, acknowledgements, retransmission with an RTT estimate, reordering. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "rel.h"
+#include "util.h"
+
+size_t frame_put(uint8_t *buf, size_t cap, size_t off, int type, const void *body, size_t len)
+{
+	if (len > 0xffff || off + 3 + len > cap)
+		return 0;
+	buf[off] = (uint8_t)type;
+	put_u16(buf + off + 1, (uint16_t)len);
+	if (len)
+		memcpy(buf + off + 3, body, len);
+	return off + 3 + len;
+}
+
+int frame_next(const uint8_t *pkt, size_t len, size_t *off, int *type, const uint8_t **body, size_t *blen)
+{
+	if (*off == len)
+		return 0;
+	if (len - *off < 3)
+		return -1;
+	size_t n = get_u16(pkt + *off + 1);
+	if (len - *off - 3 < n)
+		return -1;
+	*type = pkt[*off];
+	*body = pkt + *off + 3;
+	*blen = n;
+	*off += 3 + n;
+	return 1;
+}
+
+int rel_init(struct rel *r, const struct rel_ops *ops, void *arg)
+{
+	memset(r, 0, sizeof(*r));
+	r->ops = ops;
+	r->arg = arg;
+	r->rto_us = REL_INIT_RTO_US;
+	r->snd_nxt = 1;
+	r->ooo = calloc(REL_WINDOW, sizeof(*r->ooo));
+	return r->ooo ? 0 : -1;
+}
+
+static struct rel_out *out_at(const struct rel *r, size_t i)
+{
+	return &r->q[(r->head + i) % r->cap];
+}
+
+void rel_free(struct rel *r)
+{
+	for (size_t i = 0; i < r->cnt; i++)
+		free(out_at(r, i)->text);
+	free(r->q);
+	if (r->ooo)
+		for (size_t i = 0; i < REL_WINDOW; i++)
+			free(r->ooo[i].text);
+	free(r->ooo);
+	memset(r, 0, sizeof(*r));
+}
+
+void rel_tx_start(struct rel *r, uint64_t durable)
+{
+	r->acked = r->durable = durable;
+	r->snd_nxt = durable + 1;
+}
+
+void rel_rx_start(struct rel *r, uint64_t stored)
+{
+	r->rx_stored = r->rx_durable = stored;
+}
+
+uint64_t rel_next_seq(const struct rel *r)
+{
+	return r->durable + r->cnt + 1;
+}
+
+size_t rel_pending(const struct rel *r)
+{
+	return r->cnt;
+}
+
+int rel_queue(struct rel *r, uint64_t seq, uint64_t ts, const char *text, size_t len)
+{
+	if (seq != rel_next_seq(r) || len > REL_MAX_TEXT)
+		return -1;
+	if (r->cnt == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 64;
+		struct rel_out *q = malloc(cap * sizeof(*q));
+		if (!q)
+			return -1;
+		for (size_t i = 0; i < r->cnt; i++)
+			q[i] = *out_at(r, i);
+		free(r->q);
+		r->q = q;
+		r->cap = cap;
+		r->head = 0;
+	}
+	char *copy = malloc(len + 1);
+	if (!copy)
+		return -1;
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	*out_at(r, r->cnt) = (struct rel_out){ .seq = seq, .ts = ts, .text = copy, .len = (uint32_t)len };
+	r->cnt++;
+	return 0;
+}
+
+void rel_session_reset(struct rel *r)
+{
+	r->acked = r->durable;
+	r->snd_nxt = r->durable + 1;
+	for (size_t i = 0; i < r->cnt; i++) {
+		struct rel_out *m = out_at(r, i);
+		m->sent_us = 0;
+		m->tries = 0;
+		m->sacked = 0;
+	}
+	r->rtx_due_us = 0;
+	r->ack_needed = 1;
+	r->want_ping = r->cnt > 0;
+}
+
+void rel_ask_ack(struct rel *r)
+{
+	r->want_ping = 1;
+}
+
+static void rtt_sample(struct rel *r, uint64_t sample)
+{
+	if (r->srtt_us == 0) {
+		r->srtt_us = sample;
+		r->rttvar_us = sample / 2;
+	} else {
+		uint64_t d = r->srtt_us > sample ? r->srtt_us - sample : sample - r->srtt_us;
+		r->rttvar_us = (3 * r->rttvar_us + d) / 4;
+		r->srtt_us = (7 * r->srtt_us + sample) / 8;
+	}
+	uint64_t rto = r->srtt_us + (4 * r->rttvar_us > 1000 ? 4 * r->rttvar_us : 1000);
+	if (rto < REL_MIN_RTO_US)
+		rto = REL_MIN_RTO_US;
+	if (rto > REL_MAX_RTO_US)
+		rto = REL_MAX_RTO_US;
+	r->rto_us = rto;
+}
+
+/* Drop messages the receiver has on disk and tell the engine. */
+static void release_durable(struct rel *r, uint64_t upto)
+{
+	if (upto <= r->durable)
+		return;
+	uint64_t top = r->durable + r->cnt;
+	if (upto > top)
+		upto = top;	/* the peer claims more than we sent: ignore the excess */
+	while (r->durable < upto) {
+		free(out_at(r, 0)->text);
+		r->head = (r->head + 1) % r->cap;
+		r->cnt--;
+		r->durable++;
+	}
+	if (r->acked < r->durable)
+		r->acked = r->durable;
+	if (r->snd_nxt <= r->durable)
+		r->snd_nxt = r->durable + 1;
+	if (r->ops->durable)
+		r->ops->durable(r->arg, r->durable);
+}
+
+static void on_ack(struct rel *r, const uint8_t *b, size_t n, uint64_t now_us)
+{
+	if (n < 28)
+		return;
+	uint64_t stored = get_u64(b), dur = get_u64(b + 8), sack = get_u64(b + 16);
+	uint32_t echo = get_u32(b + 24);
+	uint64_t top = r->durable + r->cnt;
+	if (stored > top)
+		stored = top;
+	if (dur > stored)
+		dur = stored;
+	if (echo) {
+		uint32_t s = (uint32_t)now_us - echo;
+		if (s < 60000000u) {
+			uint64_t old = r->rto_us;
+			rtt_sample(r, s);
+			if (r->rto_us < old)
+				r->rtx_due_us = 0;	/* timers armed with the old RTO: rescan */
+		}
+	}
+	/* An older ACK overtaken by a newer one says nothing new. (A receiver that lost
+	 * unsynced data comes back in a new session, and rel_session_reset goes back.) */
+	if (stored > r->acked)
+		r->acked = stored;
+	release_durable(r, dur);
+	/* Selective acks: bit i means stored + 2 + i is buffered at the receiver. */
+	uint64_t highest = 0;
+	for (int i = 0; i < 64; i++) {
+		if (!(sack >> i & 1))
+			continue;
+		uint64_t s = r->acked + 2 + (uint64_t)i;
+		if (s > top || s <= r->durable)
+			continue;
+		out_at(r, s - r->durable - 1)->sacked = 1;
+		highest = s;
+	}
+	/* A hole three or more below the highest sacked message is lost: resend it now,
+	 * unless it was sent less than one RTT ago. */
+	for (uint64_t s = r->acked + 1; s + 3 <= highest; s++) {
+		struct rel_out *m = out_at(r, s - r->durable - 1);
+		if (!m->sacked && m->sent_us && now_us - m->sent_us > r->srtt_us) {
+			m->sent_us = 0;
+			r->rtx_due_us = 0;
+		}
+	}
+}
+
+static void on_data(struct rel *r, const uint8_t *b, size_t n)
+{
+	if (n < 16 || n - 16 > REL_MAX_TEXT)
+		return;
+	uint64_t seq = get_u64(b), ts = get_u64(b + 8);
+	const char *text = (const char *)b + 16;
+	size_t len = n - 16;
+	r->ack_needed = 1;
+	if (seq <= r->rx_stored) {
+		r->n_dup++;
+		return;
+	}
+	if (seq - r->rx_stored >= REL_WINDOW)
+		return;
+	if (seq == r->rx_stored + 1) {
+		r->ops->deliver(r->arg, seq, ts, text, len);
+		r->rx_stored = seq;
+		for (;;) {
+			struct rel_in *s = &r->ooo[(r->rx_stored + 1) % REL_WINDOW];
+			if (s->seq != r->rx_stored + 1)
+				break;
+			r->ops->deliver(r->arg, s->seq, s->ts, s->text, s->len);
+			r->rx_stored = s->seq;
+			free(s->text);
+			*s = (struct rel_in){ 0 };
+		}
+		return;
+	}
+	struct rel_in *s = &r->ooo[seq % REL_WINDOW];
+	if (s->seq == seq) {
+		r->n_dup++;
+		return;
+	}
+	char *copy = malloc(len ? len : 1);
+	if (!copy)
+		return;
+	if (len)
+		memcpy(copy, text, len);
+	free(s->text);
+	*s = (struct rel_in){ .seq = seq, .ts = ts, .text = copy, .len = (uint32_t)len };
+}
+
+int rel_input(struct rel *r, const uint8_t *pkt, size_t len, uint64_t now_us)
+{
+	size_t off = 0;
+	int type, rc;
+	const uint8_t *body;
+	size_t n;
+	while ((rc = frame_next(pkt, len, &off, &type, &body, &n)) == 1) {
+		switch (type) {
+		case FR_DATA:
+			on_data(r, body, n);
+			break;
+		case FR_ACK:
+			on_ack(r, body, n, now_us);
+			break;
+		case FR_PING:
+			r->ack_needed = 1;
+			break;
+		case FR_TS:
+			if (n >= 4)
+				r->echo = get_u32(body);
+			break;
+		default:
+			if (r->ops->frame)
+				r->ops->frame(r->arg, type, body, n);
+		}
+	}
+	return rc < 0 ? -1 : 0;
+}
+
+void rel_synced(struct rel *r, uint64_t upto)
+{
+	if (upto > r->rx_stored)
+		upto = r->rx_stored;
+	if (upto > r->rx_durable) {
+		r->rx_durable = upto;
+		r->ack_needed = 1;
+	}
+}
+
+static uint64_t rto_for(const struct rel *r, const struct rel_out *m)
+{
+	uint64_t rto = r->rto_us << (m->tries > 6 ? 6 : m->tries);
+	if (m->sacked)
+		rto *= 4;	/* the receiver has it buffered; resend only if it forgot */
+	return rto > REL_MAX_RTO_US ? REL_MAX_RTO_US : rto;
+}
+
+struct pkt {
+	uint8_t buf[REL_MAX_PKT];
+	size_t off;
+	int has_data, count;
+};
+
+static void pkt_flush(struct pkt *p, rel_emit emit, void *arg)
+{
+	if (p->off) {
+		emit(arg, p->buf, p->off);
+		p->count++;
+	}
+	p->off = 0;
+	p->has_data = 0;
+}
+
+static int add_data(struct rel *r, struct pkt *p, struct rel_out *m, uint64_t now_us, rel_emit emit, void *arg)
+{
+	size_t need = 3 + 16 + m->len;
+	if (p->off && p->off + need + (p->has_data ? 0 : 7) > REL_MTU)
+		pkt_flush(p, emit, arg);
+	if (!p->has_data) {
+		uint8_t ts[4];
+		put_u32(ts, (uint32_t)now_us ? (uint32_t)now_us : 1);
+		p->off = frame_put(p->buf, sizeof(p->buf), p->off, FR_TS, ts, 4);
+		p->has_data = 1;
+	}
+	uint8_t *f = p->buf + p->off;
+	f[0] = FR_DATA;
+	put_u16(f + 1, (uint16_t)(16 + m->len));
+	put_u64(f + 3, m->seq);
+	put_u64(f + 11, m->ts);
+	if (m->len)
+		memcpy(f + 19, m->text, m->len);
+	p->off += need;
+	if (m->sent_us)
+		r->n_rtx++;
+	r->n_sent++;
+	m->sent_us = now_us ? now_us : 1;
+	return 0;
+}
+
+static void add_ack(struct rel *r, struct pkt *p)
+{
+	uint8_t b[28];
+	uint64_t sack = 0;
+	for (int i = 0; i < 64; i++) {
+		uint64_t s = r->rx_stored + 2 + (uint64_t)i;
+		if (r->ooo[s % REL_WINDOW].seq == s)
+			sack |= (uint64_t)1 << i;
+	}
+	put_u64(b, r->rx_stored);
+	put_u64(b + 8, r->rx_durable);
+	put_u64(b + 16, sack);
+	put_u32(b + 24, r->echo);
+	r->echo = 0;
+	p->off = frame_put(p->buf, sizeof(p->buf), p->off, FR_ACK, b, sizeof(b));
+	r->ack_needed = 0;
+}
+
+int rel_poll(struct rel *r, uint64_t now_us, int max_pkts, rel_emit emit, void *arg)
+{
+	struct pkt *p = malloc(sizeof(*p));
+	if (!p)
+		return 0;
+	p->off = 0;
+	p->has_data = 0;
+	p->count = 0;
+	if (r->ack_needed)
+		add_ack(r, p);
+	/* Retransmissions first, oldest first. */
+	if (r->rtx_due_us <= now_us) {
+		uint64_t next = UINT64_MAX;
+		for (uint64_t s = r->acked + 1; s < r->snd_nxt && p->count < max_pkts; s++) {
+			struct rel_out *m = out_at(r, s - r->durable - 1);
+			uint64_t due = m->sent_us ? m->sent_us + rto_for(r, m) : 0;
+			if (due <= now_us) {
+				if (m->sent_us)
+					m->tries++;
+				add_data(r, p, m, now_us, emit, arg);
+				due = now_us + rto_for(r, m);
+			}
+			if (due < next)
+				next = due;
+		}
+		r->rtx_due_us = p->count < max_pkts ? next : 0;
+	}
+	/* New messages within the window. */
+	while (r->snd_nxt <= r->durable + r->cnt && r->snd_nxt - r->acked <= REL_WINDOW &&
+	       p->count < max_pkts) {
+		struct rel_out *m = out_at(r, r->snd_nxt - r->durable - 1);
+		add_data(r, p, m, now_us, emit, arg);
+		uint64_t due = now_us + rto_for(r, m);
+		if (due < r->rtx_due_us)
+			r->rtx_due_us = due;
+		r->snd_nxt++;
+	}
+	/* Written but not yet on disk at the peer: ask again now and then. */
+	if (r->durable < r->acked && r->acked + 1 >= r->snd_nxt && now_us - r->ping_us > r->rto_us)
+		r->want_ping = 1;
+	if (r->want_ping && p->count < max_pkts) {
+		p->off = frame_put(p->buf, sizeof(p->buf), p->off, FR_PING, NULL, 0);
+		r->ping_us = now_us;
+		r->want_ping = 0;
+	}
+	pkt_flush(p, emit, arg);
+	int n = p->count;
+	free(p);
+	return n;
+}
+
+uint64_t rel_next_us(const struct rel *r, uint64_t now_us)
+{
+	if (r->ack_needed || r->want_ping)
+		return 0;
+	if (r->snd_nxt <= r->durable + r->cnt && r->snd_nxt - r->acked <= REL_WINDOW)
+		return 0;
+	uint64_t next = UINT64_MAX;
+	if (r->acked + 1 < r->snd_nxt)
+		next = r->rtx_due_us;
+	if (r->durable < r->acked && r->acked + 1 >= r->snd_nxt) {
+		uint64_t p = r->ping_us + r->rto_us + 1;
+		if (p < next)
+			next = p;
+	}
+	return next < now_us ? now_us : next;
+}

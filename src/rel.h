@@ -1,0 +1,110 @@
+/* rel.h: reliable, ordered, exactly-once message delivery over an unreliable packet channel.
+ *
+ * Pure logic with no I/O and no clock of its own: the caller feeds decrypted packets in with
+ * rel_input() and asks rel_poll() for packets to send, passing the current time. A packet is a
+ * sequence of frames: type u8, length u16 (big-endian), body. See tincan-protocol(7). */
+#ifndef TINCAN_REL_H
+#define TINCAN_REL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+	REL_MAX_TEXT = 4000,	/* bytes of UTF-8 in one message */
+	REL_WINDOW = 2048,	/* messages in flight, and the receiver's reorder buffer */
+	REL_MTU = 1200,		/* plaintext bytes we pack into one packet */
+	REL_MAX_PKT = REL_MAX_TEXT + 64,
+	REL_MIN_RTO_US = 30000,
+	REL_MAX_RTO_US = 3000000,
+	REL_INIT_RTO_US = 300000,
+};
+
+enum frame_type {
+	FR_DATA = 1,		/* seq u64, unix-ms u64, text */
+	FR_ACK = 2,		/* stored u64, durable u64, sack u64, echo u32 */
+	FR_PING = 3,		/* empty: asks for an ACK */
+	FR_TS = 4,		/* u32 sender microseconds, echoed in the next ACK */
+	FR_HELLO = 5,		/* engine: flags u8, nick */
+	FR_REQUEST = 6,		/* engine: contact request text */
+	FR_BYE = 7,		/* engine: clean logout */
+	FR_STATUS = 8,		/* engine: status u8, message */
+	FR_TYPING = 9,		/* engine: state u8 */
+};
+
+struct rel_out {
+	uint64_t seq, ts;
+	char *text;
+	uint32_t len;
+	uint32_t tries;
+	uint64_t sent_us;	/* 0 = due now */
+	int sacked;
+};
+
+struct rel_in {
+	uint64_t seq, ts;	/* seq 0 = empty slot */
+	char *text;
+	uint32_t len;
+};
+
+struct rel_ops {
+	/* A message arrived in order: store it (append to the log) before returning. */
+	void (*deliver)(void *arg, uint64_t seq, uint64_t ts, const char *text, size_t len);
+	/* The receiver has every message up to `upto` on disk: the outbox may drop them. */
+	void (*durable)(void *arg, uint64_t upto);
+	/* Any frame type this layer does not own. */
+	void (*frame)(void *arg, int type, const uint8_t *body, size_t len);
+};
+
+struct rel {
+	const struct rel_ops *ops;
+	void *arg;
+	/* sender */
+	struct rel_out *q;	/* ring: seq durable+1 .. next-1 at q[(head + i) % cap] */
+	size_t head, cnt, cap;
+	uint64_t acked;		/* receiver stored (wrote) everything <= acked */
+	uint64_t durable;	/* receiver synced everything <= durable */
+	uint64_t snd_nxt;	/* first seq never sent in this session */
+	uint64_t srtt_us, rttvar_us, rto_us;
+	uint64_t ping_us;	/* when we last asked for an ACK */
+	int want_ping;
+	uint64_t rtx_due_us;	/* earliest retransmission, for rel_next_us */
+	/* receiver */
+	uint64_t rx_stored, rx_durable;
+	struct rel_in *ooo;	/* REL_WINDOW slots indexed by seq % REL_WINDOW */
+	int ack_needed;
+	uint32_t echo;		/* TS of the last packet that carried data, 0 = none fresh */
+	/* statistics */
+	uint64_t n_sent, n_rtx, n_dup;
+};
+
+int rel_init(struct rel *r, const struct rel_ops *ops, void *arg);
+void rel_free(struct rel *r);
+/* Sender restart: the peer has every message <= durable. */
+void rel_tx_start(struct rel *r, uint64_t durable);
+/* Receiver restart: we stored everything <= stored. */
+void rel_rx_start(struct rel *r, uint64_t stored);
+/* seq must be the next number (durable + count + 1). Copies text. */
+int rel_queue(struct rel *r, uint64_t seq, uint64_t ts, const char *text, size_t len);
+uint64_t rel_next_seq(const struct rel *r);
+size_t rel_pending(const struct rel *r);	/* not yet durable at the peer */
+/* A new session: resend everything the peer has not acknowledged as stored. */
+void rel_session_reset(struct rel *r);
+/* Feed a decrypted packet. Returns -1 for a malformed packet (nothing is applied after the
+ * first bad frame; frames before it are). */
+int rel_input(struct rel *r, const uint8_t *pkt, size_t len, uint64_t now_us);
+/* Our log holding messages <= upto is on disk: tell the sender. */
+void rel_synced(struct rel *r, uint64_t upto);
+/* Append an engine frame to go out with the next packet (typing, status...). */
+typedef void (*rel_emit)(void *arg, const uint8_t *pkt, size_t len);
+/* Build and emit every packet due now; at most max_pkts. Returns packets emitted. */
+int rel_poll(struct rel *r, uint64_t now_us, int max_pkts, rel_emit emit, void *arg);
+/* When rel_poll next has work: 0 = now, UINT64_MAX = nothing pending. */
+uint64_t rel_next_us(const struct rel *r, uint64_t now_us);
+void rel_ask_ack(struct rel *r);	/* send a PING with the next poll */
+
+/* Frame helpers shared with the engine. */
+size_t frame_put(uint8_t *buf, size_t cap, size_t off, int type, const void *body, size_t len);
+/* Walk frames: returns 1 with type, body and length, 0 at the end, -1 if malformed. */
+int frame_next(const uint8_t *pkt, size_t len, size_t *off, int *type, const uint8_t **body, size_t *blen);
+
+#endif

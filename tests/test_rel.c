@@ -1,0 +1,239 @@
+/* test_rel.c: the reliability layer under simulated loss, duplication, reordering and restarts. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rel.h"
+#include "util.h"
+
+static int failures;
+#define CHECK(c) do { if (!(c)) { fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #c); failures++; } } while (0)
+
+/* A simulated network: packets in flight with a delivery time; loss, duplication, jitter. */
+struct flight {
+	uint64_t at;
+	int to;
+	size_t len;
+	uint8_t data[REL_MAX_PKT];
+};
+
+struct side {
+	struct rel r;
+	uint64_t got;		/* last seq delivered */
+	int order_bad, text_bad;
+	uint64_t durable_seen;
+	int id;
+};
+
+static struct flight *net;
+static size_t nnet, capnet;
+static uint64_t now;
+static unsigned loss_pct, dup_pct, jitter_us;
+static uint64_t rng = 88172645463325252ull;
+
+static unsigned rnd(unsigned n)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (unsigned)(rng % n);
+}
+
+static void send_pkt(int to, const uint8_t *pkt, size_t len)
+{
+	int copies = rnd(100) < loss_pct ? 0 : (rnd(100) < dup_pct ? 2 : 1);
+	for (int c = 0; c < copies; c++) {
+		if (nnet == capnet) {
+			capnet = capnet ? capnet * 2 : 256;
+			net = realloc(net, capnet * sizeof(*net));
+		}
+		struct flight *f = &net[nnet++];
+		f->at = now + 200 + rnd(jitter_us + 1);
+		f->to = to;
+		f->len = len;
+		memcpy(f->data, pkt, len);
+	}
+}
+
+static void emit_to_b(void *arg, const uint8_t *pkt, size_t len) { (void)arg; send_pkt(1, pkt, len); }
+static void emit_to_a(void *arg, const uint8_t *pkt, size_t len) { (void)arg; send_pkt(0, pkt, len); }
+
+static void deliver(void *arg, uint64_t seq, uint64_t ts, const char *text, size_t len)
+{
+	struct side *s = arg;
+	char want[64];
+	int n = snprintf(want, sizeof(want), "msg %d %llu", s->id, (unsigned long long)seq);
+	if (seq != s->got + 1)
+		s->order_bad++;
+	if ((size_t)n != len || memcmp(want, text, len) != 0 || ts != seq * 10)
+		s->text_bad++;
+	s->got = seq;
+}
+
+static void durable(void *arg, uint64_t upto)
+{
+	struct side *s = arg;
+	s->durable_seen = upto;
+}
+
+static const struct rel_ops ops = { .deliver = deliver, .durable = durable };
+
+static void queue_n(struct side *s, int peer_id, uint64_t from, uint64_t to)
+{
+	for (uint64_t q = from; q <= to; q++) {
+		char t[64];
+		int n = snprintf(t, sizeof(t), "msg %d %llu", peer_id, (unsigned long long)q);
+		CHECK(rel_queue(&s->r, q, q * 10, t, (size_t)n) == 0);
+	}
+}
+
+/* Run the simulation until both directions are durable or the virtual deadline passes. */
+static void run(struct side *a, struct side *b, uint64_t n, uint64_t deadline, uint64_t stop_b_at)
+{
+	uint64_t next_sync = now + 3000;
+	while (now < deadline) {
+		rel_poll(&a->r, now, 64, emit_to_b, NULL);
+		rel_poll(&b->r, now, 64, emit_to_a, NULL);
+		if (a->durable_seen == n && b->durable_seen == n && nnet == 0)
+			return;
+		if (stop_b_at && b->got >= stop_b_at)
+			return;
+		uint64_t t = next_sync;
+		uint64_t ta = rel_next_us(&a->r, now), tb = rel_next_us(&b->r, now);
+		if (ta < t) t = ta;
+		if (tb < t) t = tb;
+		for (size_t i = 0; i < nnet; i++)
+			if (net[i].at < t)
+				t = net[i].at;
+		if (t > now)
+			now = t;
+		for (size_t i = 0; i < nnet;) {
+			if (net[i].at <= now) {
+				struct flight f = net[i];
+				net[i] = net[--nnet];
+				struct side *s = f.to ? b : a;
+				CHECK(rel_input(&s->r, f.data, f.len, now) == 0);
+			} else {
+				i++;
+			}
+		}
+		if (now >= next_sync) {
+			rel_synced(&a->r, a->r.rx_stored);
+			rel_synced(&b->r, b->r.rx_stored);
+			next_sync = now + 3000;
+		}
+	}
+}
+
+static void setup(struct side *a, struct side *b)
+{
+	memset(a, 0, sizeof(*a));
+	memset(b, 0, sizeof(*b));
+	a->id = 0;
+	b->id = 1;
+	CHECK(rel_init(&a->r, &ops, a) == 0);
+	CHECK(rel_init(&b->r, &ops, b) == 0);
+	nnet = 0;
+}
+
+static void test_lossy(unsigned loss, unsigned dup, unsigned jitter, uint64_t n)
+{
+	struct side a, b;
+	setup(&a, &b);
+	loss_pct = loss;
+	dup_pct = dup;
+	jitter_us = jitter;
+	queue_n(&a, 1, 1, n);	/* a -> b, delivered at b with b's id in the text */
+	queue_n(&b, 0, 1, n);
+	run(&a, &b, n, now + 600000000ull, 0);
+	CHECK(b.got == n && a.got == n);
+	CHECK(a.order_bad == 0 && b.order_bad == 0);
+	CHECK(a.text_bad == 0 && b.text_bad == 0);
+	CHECK(a.durable_seen == n && b.durable_seen == n);
+	CHECK(rel_pending(&a.r) == 0 && rel_pending(&b.r) == 0);
+	if (loss == 0 && dup == 0)
+		CHECK(a.r.n_rtx == 0);
+	printf("rel: loss %u%% dup %u%% jitter %uus: %llu msgs each way, %llu sent, %llu retransmitted, %llu dups seen\n",
+	       loss, dup, jitter, (unsigned long long)n, (unsigned long long)a.r.n_sent,
+	       (unsigned long long)a.r.n_rtx, (unsigned long long)b.r.n_dup);
+	rel_free(&a.r);
+	rel_free(&b.r);
+}
+
+/* The receiver dies mid-stream, keeping only what it had synced (power cut) or stored
+ * (process crash); the sender keeps its outbox. Nothing may be lost or delivered twice. */
+static void test_restart(int power_cut)
+{
+	struct side a, b;
+	setup(&a, &b);
+	loss_pct = 10;
+	dup_pct = 2;
+	jitter_us = 2000;
+	uint64_t n = 3000;
+	queue_n(&a, 1, 1, n);
+	run(&a, &b, n, now + 600000000ull, 1234);
+	CHECK(b.got >= 1234);
+	uint64_t kept = power_cut ? b.r.rx_durable : b.r.rx_stored;
+	rel_free(&b.r);
+	nnet = 0;		/* packets in flight die with the receiver */
+	struct side b2 = { .id = 1, .got = kept };
+	CHECK(rel_init(&b2.r, &ops, &b2) == 0);
+	rel_rx_start(&b2.r, kept);
+	rel_session_reset(&a.r);
+	b2.durable_seen = n;	/* b2 sends nothing */
+	run(&a, &b2, n, now + 600000000ull, 0);
+	CHECK(b2.got == n);
+	CHECK(b2.order_bad == 0 && b2.text_bad == 0);
+	CHECK(a.durable_seen == n);
+	rel_free(&a.r);
+	rel_free(&b2.r);
+}
+
+static void test_malformed(void)
+{
+	struct side a, b;
+	setup(&a, &b);
+	uint8_t pkt[64];
+	size_t off = frame_put(pkt, sizeof(pkt), 0, FR_PING, NULL, 0);
+	CHECK(off == 3);
+	for (size_t cut = 1; cut < 3; cut++)
+		CHECK(rel_input(&a.r, pkt, cut, 0) == -1);
+	uint8_t bad[5] = { FR_DATA, 0, 200, 1, 2 };	/* length beyond the packet */
+	CHECK(rel_input(&a.r, bad, sizeof(bad), 0) == -1);
+	uint8_t shortdata[3 + 4] = { FR_DATA, 0, 4, 0, 0, 0, 1 };	/* too short to be DATA */
+	CHECK(rel_input(&a.r, shortdata, sizeof(shortdata), 0) == 0);
+	CHECK(a.got == 0);
+	/* Far-future sequence numbers are ignored, not buffered. */
+	uint8_t far[3 + 16 + 1];
+	far[0] = FR_DATA;
+	put_u16(far + 1, 17);
+	put_u64(far + 3, 1000000);
+	put_u64(far + 11, 0);
+	far[19] = 'x';
+	CHECK(rel_input(&a.r, far, sizeof(far), 0) == 0);
+	CHECK(a.got == 0);
+	/* An ACK claiming more than was ever sent does not release anything. */
+	uint8_t ack[3 + 28] = { FR_ACK, 0, 28 };
+	put_u64(ack + 3, 50);
+	put_u64(ack + 11, 50);
+	CHECK(rel_input(&a.r, ack, sizeof(ack), 0) == 0);
+	CHECK(a.r.durable == 0);
+	CHECK(rel_queue(&a.r, 5, 0, "x", 1) == -1);	/* out of sequence */
+	rel_free(&a.r);
+	rel_free(&b.r);
+}
+
+int main(void)
+{
+	test_malformed();
+	test_lossy(0, 0, 0, 2000);
+	test_lossy(20, 0, 0, 5000);
+	test_lossy(20, 5, 3000, 5000);
+	test_lossy(40, 10, 10000, 2000);
+	test_restart(0);
+	test_restart(1);
+	free(net);
+	if (failures)
+		fprintf(stderr, "%d checks failed\n", failures);
+	return failures ? 1 : 0;
+}
