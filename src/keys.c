@@ -294,6 +294,8 @@ csi_dispatch(struct key_decoder *d, unsigned f, struct key *out)
 	case 'u':	/* CSI codepoint ; modifiers u (fixterms, kitty) */
 		if (p0 == 0 || p0 > 0x10FFFF || d->paste)
 			return 0;
+		if (p0 == 0x1B)	/* the Esc key itself */
+			return give(out, KEY_ACTION, ACT_CANCEL, 0);
 		if ((mods & KC_CTRL) && ((p0 | 0x20) >= 'a' && (p0 | 0x20) <= 'z'))
 			p0 &= 0x1F;
 		return bind_char(p0, (mods & KC_ALT) != 0, out);

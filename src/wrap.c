@@ -1,4 +1,5 @@
 /* wrap.c: breaking text into screen lines by cells, CJK-aware, and fitting names into columns. */
+#include <limits.h>
 #include <wchar.h>
 
 #include "text.h"
@@ -103,6 +104,8 @@ wrap_text(const wchar_t *s, size_t n, int width, int indent, struct wrap_line *o
 
 	if (indent < 0)
 		indent = 0;
+	if (width > INT_MAX / 2)	/* cells + w never overflows */
+		width = INT_MAX / 2;
 	for (;;) {
 		int room = first ? width : (indent >= width ? 1 : width - indent);
 		size_t i = pos, prev = pos, brk_end = 0, brk_next = 0;
@@ -177,6 +180,8 @@ wrap_fit(const wchar_t *s, size_t n, int cells, wchar_t *out, size_t cap)
 		return 0;
 	if (cells < 0)
 		cells = 0;
+	if (cells > INT_MAX / 2)
+		cells = INT_MAX / 2;
 	total = text_cells(s, n);
 	cut = total > cells;
 	limit = cut ? cells - 1 : cells;

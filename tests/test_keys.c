@@ -285,6 +285,7 @@ test_sequences(void)
 	CHECK(seq_is(L"\x1B[97;3u", ACT_ACTIVITY));	/* CSI u: Alt+a */
 	CHECK(seq_is(L"\x1B[13;3u", ACT_NEWLINE));	/* Alt+Enter */
 	CHECK(seq_is(L"\x1B[108;5u", ACT_REDRAW));	/* Ctrl+L */
+	CHECK(seq_is(L"\x1B[27u", ACT_CANCEL));	/* Esc */
 	CHECK(nothing(L"\x1B[17~\x1BOP\x1B[1;5P\x1B[[A\x1B[2~"));	/* F6, F1, Ctrl+F1, F1, Insert */
 	CHECK(nothing(L"\x1B[?1;2c\x1B[>0;1;2c\x1B[<0;10;5M"));	/* replies, mouse */
 	CHECK(nothing(L"\x1B[99~\x1B[1;3A"));	/* unknown, unbound */
@@ -352,6 +353,47 @@ test_paste(void)
 	CHECK(ngot == 5 && is_action(4, ACT_ENTER));
 }
 
+static unsigned rng = 4242;
+
+static unsigned
+next_rand(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 17;
+	rng ^= rng << 5;
+	return rng;
+}
+
+/* Random streams: whatever comes, characters handed out are text and actions are valid. */
+static void
+test_random(void)
+{
+	static const wchar_t alpha[] = { 0x1B, '[', 'O', '1', '2', '0', ';', '~', '3', 'A', 'u',
+		'I', '\r', '\n', 0x7F, 'a', 0x4E2D, 0x85, '?', 'Z' };
+	struct key k;
+
+	keys_init(&dec);
+	for (int i = 0; i < 200000 && failures < 20; i++) {
+		int r, paste_before = dec.paste;
+		unsigned v = next_rand();
+
+		if (v % 50 == 0)
+			r = keys_timeout(&dec, &k);
+		else if (v % 23 == 0)
+			r = keys_feed(&dec, 1, (v >> 8) % (KC_PASTE_END + 1) | (v & 0x7000), &k);
+		else
+			r = keys_feed(&dec, 0, (unsigned)alpha[(v >> 8) % (sizeof(alpha) / sizeof(alpha[0]))], &k);
+		if (!r)
+			continue;
+		CHECK(k.kind != KEY_NONE);
+		if (k.kind == KEY_CHAR)
+			CHECK(k.ch >= 0x20 ? !(k.ch >= 0x7F && k.ch <= 0x9F) :
+			    (paste_before && (k.ch == '\n' || k.ch == '\t')));
+		if (k.kind == KEY_ACTION)
+			CHECK(k.action > ACT_NONE && k.action < ACT_COUNT && !paste_before);
+	}
+}
+
 static void
 test_names(void)
 {
@@ -371,6 +413,7 @@ main(void)
 	test_codes();
 	test_sequences();
 	test_paste();
+	test_random();
 	test_names();
 	if (failures)
 		fprintf(stderr, "test_keys: %d failed\n", failures);

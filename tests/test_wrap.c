@@ -144,6 +144,7 @@ test_edges(void)
 	CHECK(WRAP_IS(L"\x4E2D\x6587\x5B57", 4, 4, L"\x4E2D\x6587|\x5B57"));
 	CHECK(WRAP_IS(L"abc", 0, 0, L"a|b|c"));
 	CHECK(WRAP_IS(L"abc", -5, -1, L"a|b|c"));
+	CHECK(WRAP_IS(L"ab cd", 2147483647, 0, L"ab cd"));
 	/* lines beyond max are counted, not stored */
 	memset(guard, 0x5A, sizeof(guard));
 	n = wrap_text(L"a b c d e", 9, 1, 0, guard, 2);
