@@ -189,8 +189,11 @@ static void on_ack(struct rel *r, const uint8_t *b, size_t n, uint64_t now_us)
 	}
 	/* An older ACK overtaken by a newer one says nothing new. (A receiver that lost
 	 * unsynced data comes back in a new session, and rel_session_reset goes back.) */
-	if (stored > r->acked)
+	if (stored > r->acked) {
 		r->acked = stored;
+		if (r->ops->stored)
+			r->ops->stored(r->arg, stored);
+	}
 	release_durable(r, dur);
 	/* Selective acks: bit i means stored + 2 + i is buffered at the receiver. */
 	uint64_t highest = 0;

@@ -49,6 +49,8 @@ struct rel_in {
 struct rel_ops {
 	/* A message arrived in order: store it (append to the log) before returning. */
 	void (*deliver)(void *arg, uint64_t seq, uint64_t ts, const char *text, size_t len);
+	/* The receiver has written every message up to `upto` (safe against its death). */
+	void (*stored)(void *arg, uint64_t upto);
 	/* The receiver has every message up to `upto` on disk: the outbox may drop them. */
 	void (*durable)(void *arg, uint64_t upto);
 	/* Any frame type this layer does not own. */

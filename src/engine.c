@@ -1,0 +1,988 @@
+/* engine.c: contacts, commands, the per-contact log (history + outbox), deferred events and
+ * group commit. The network side is in session.c. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "engine_int.h"
+#include "log.h"
+#include "store.h"
+#include "util.h"
+
+enum { SYNC_DELAY_MS = 2, MAX_DEVS_TEXT = REL_MAX_TEXT };
+
+static const char *status_words[] = { "offline", "online", "away", "busy", "invisible" };
+
+const char *status_word(enum status s)
+{
+	return status_words[s];
+}
+
+static int status_parse(const char *w, enum status *s)
+{
+	for (size_t i = ST_ONLINE; i < ARRAY_LEN(status_words); i++) {
+		if (strcmp(w, status_words[i]) == 0) {
+			*s = (enum status)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int contact_is_friend(const struct contact *c)
+{
+	return (c->flags & CONTACT_FRIEND) && !(c->flags & CONTACT_BLOCKED);
+}
+
+void engine_emit(struct engine *e, const struct event *ev)
+{
+	if (e->cb)
+		e->cb(e->cb_arg, ev);
+}
+
+static void emit_error(struct engine *e, const char *word, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void emit_error(struct engine *e, const char *word, const char *fmt, ...)
+{
+	char text[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	engine_emit(e, &(struct event){ .type = EV_ERROR, .word = word, .text = text });
+}
+
+static void emit_info(struct engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void emit_info(struct engine *e, const char *fmt, ...)
+{
+	char text[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	engine_emit(e, &(struct event){ .type = EV_INFO, .text = text });
+}
+
+void engine_defer(struct engine *e, enum ev_type type, struct contact *c, uint64_t msgid,
+		  uint64_t ts, const char *text, size_t len)
+{
+	if (e->ndevs == e->capdevs) {
+		size_t cap = e->capdevs ? e->capdevs * 2 : 256;
+		struct dev *d = realloc(e->devs, cap * sizeof(*d));
+		if (!d)
+			fatalx("out of memory");
+		e->devs = d;
+		e->capdevs = cap;
+	}
+	char *copy = NULL;
+	if (text) {
+		copy = malloc(len + 1);
+		if (!copy)
+			fatalx("out of memory");
+		memcpy(copy, text, len);
+		copy[len] = '\0';
+	}
+	e->devs[e->ndevs++] = (struct dev){ .type = type, .c = c, .msgid = msgid, .ts = ts, .text = copy };
+}
+
+static void drain_deferred(struct engine *e)
+{
+	for (size_t i = 0; i < e->ndevs; i++) {
+		struct dev *d = &e->devs[i];
+		engine_emit(e, &(struct event){ .type = d->type, .id = d->c->id, .name = d->c->name,
+						.msgid = d->msgid, .ts = d->ts, .text = d->text });
+		free(d->text);
+	}
+	e->ndevs = 0;
+}
+
+/* Online for the front end: a live session, each the other's contact, not invisible. */
+void contact_refresh_online(struct contact *c)
+{
+	contact_set_online(c, session_up(c) && contact_is_friend(c) && c->peer_accepts &&
+			      c->status != ST_INVISIBLE);
+}
+
+void contact_set_online(struct contact *c, int online)
+{
+	if (c->online == online)
+		return;
+	c->online = online;
+	if (online)
+		engine_emit(c->e, &(struct event){ .type = EV_ONLINE, .id = c->id, .name = c->name,
+						   .path = "lan" });
+	else
+		engine_emit(c->e, &(struct event){ .type = EV_OFFLINE, .id = c->id, .name = c->name });
+}
+
+/* --- the log: history and outbox in one journal per contact --- */
+
+static int log_append(struct contact *c, int type, uint64_t a, uint64_t b, const char *text, size_t len)
+{
+	uint8_t buf[17 + REL_MAX_TEXT];
+	if (len > REL_MAX_TEXT)
+		return -1;
+	buf[0] = (uint8_t)type;
+	put_u64(buf + 1, a);
+	put_u64(buf + 9, b);
+	if (len)
+		memcpy(buf + 17, text, len);
+	if (jlog_append(c->log, buf, 17 + len) < 0) {
+		log_warn("%s: log append: %s", c->id, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void rel_deliver(void *arg, uint64_t seq, uint64_t ts, const char *text, size_t len)
+{
+	struct contact *c = arg;
+	log_append(c, REC_IN, seq, ts, text, len);
+	engine_defer(c->e, EV_MSG, c, seq, ts, text, len);
+}
+
+static void rel_stored(void *arg, uint64_t upto)
+{
+	struct contact *c = arg;
+	while (c->delivered_upto < upto)
+		engine_defer(c->e, EV_DELIVERED, c, ++c->delivered_upto, 0, NULL, 0);
+}
+
+static void rel_durable(void *arg, uint64_t upto)
+{
+	struct contact *c = arg;
+	if (upto > c->durable_logged) {
+		log_append(c, REC_DURABLE, upto, 0, NULL, 0);
+		c->durable_logged = upto;
+	}
+}
+
+static const struct rel_ops contact_rel_ops = {
+	.deliver = rel_deliver,
+	.stored = rel_stored,
+	.durable = rel_durable,
+	.frame = session_frame,
+};
+
+/* Read the log from its end: the last message received, the last durable mark, and every
+ * message sent after it (the outbox), which goes back into the sending queue. */
+static int contact_recover(struct contact *c)
+{
+	struct jlog_iter it;
+	uint64_t last_in = 0, durable = 0, last_out = 0;
+	int have_in = 0, have_dur = 0;
+	struct { uint64_t seq, ts, off; } *outs = NULL;
+	size_t nouts = 0, capouts = 0;
+	if (jlog_iter_rev(&it, c->log, UINT64_MAX) < 0)
+		return -1;
+	const uint8_t *rec;
+	size_t len;
+	uint64_t off;
+	int rc;
+	while ((rc = jlog_next(&it, &rec, &len, &off)) == 1) {
+		if (len < 17)
+			continue;
+		uint64_t a = get_u64(rec + 1), b = get_u64(rec + 9);
+		if (rec[0] == REC_IN && !have_in) {
+			last_in = a;
+			have_in = 1;
+		} else if (rec[0] == REC_DURABLE && !have_dur) {
+			durable = a;
+			have_dur = 1;
+		} else if (rec[0] == REC_OUT) {
+			if (!last_out)
+				last_out = a;
+			if (have_dur && a <= durable) {
+				if (have_in)
+					break;
+				continue;
+			}
+			if (nouts == capouts) {
+				capouts = capouts ? capouts * 2 : 64;
+				void *p = realloc(outs, capouts * sizeof(*outs));
+				if (!p) {
+					jlog_iter_done(&it);
+					free(outs);
+					return -1;
+				}
+				outs = p;
+			}
+			outs[nouts].seq = a;
+			outs[nouts].ts = b;
+			outs[nouts].off = off;
+			nouts++;
+		}
+	}
+	jlog_iter_done(&it);
+	if (rc < 0) {
+		free(outs);
+		return -1;
+	}
+	/* Messages below the durable mark are gone from the outbox by definition. */
+	rel_tx_start(&c->rel, durable);
+	rel_rx_start(&c->rel, last_in);
+	c->durable_logged = durable;
+	c->delivered_upto = durable;
+	/* outs is newest first: queue oldest first, re-reading each text. */
+	int bad = 0;
+	for (size_t i = nouts; i-- > 0;) {
+		if (outs[i].seq != rel_next_seq(&c->rel)) {
+			bad++;
+			continue;
+		}
+		if (jlog_iter_fwd(&it, c->log, outs[i].off) < 0)
+			break;
+		if (jlog_next(&it, &rec, &len, &off) == 1 && len >= 17 && rec[0] == REC_OUT)
+			rel_queue(&c->rel, outs[i].seq, outs[i].ts, (const char *)rec + 17, len - 17);
+		jlog_iter_done(&it);
+	}
+	if (bad)
+		log_warn("%s: %d outbox records out of sequence skipped", c->id, bad);
+	if (nouts)
+		log_info("%s: %zu messages still in the outbox", c->id, nouts);
+	free(outs);
+	return 0;
+}
+
+static int contact_open_log(struct contact *c)
+{
+	char path[700];
+	uint64_t cut = 0;
+	snprintf(path, sizeof(path), "%s/log/%s.jl", c->e->home, c->id);
+	if (jlog_open(&c->log, path, &cut) < 0) {
+		log_warn("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (cut)
+		log_warn("%s: a torn last record (%llu bytes) was cut", path, (unsigned long long)cut);
+	if (rel_init(&c->rel, &contact_rel_ops, c) < 0)
+		return -1;
+	c->rel_ready = 1;
+	return contact_recover(c);
+}
+
+struct contact *contact_find_pk(struct engine *e, const uint8_t pk[32])
+{
+	for (size_t i = 0; i < e->ncontacts; i++)
+		if (sodium_memcmp(e->contacts[i]->pk, pk, 32) == 0)
+			return e->contacts[i];
+	return NULL;
+}
+
+struct contact *contact_new(struct engine *e, const uint8_t pk[32], const char *name, unsigned flags)
+{
+	if (e->ncontacts >= ENGINE_MAX_CONTACTS)
+		return NULL;
+	struct contact *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	void *p = realloc(e->contacts, (e->ncontacts + 1) * sizeof(*e->contacts));
+	if (!p) {
+		free(c);
+		return NULL;
+	}
+	e->contacts = p;
+	c->e = e;
+	memcpy(c->pk, pk, 32);
+	id_encode(pk, c->id);
+	str_copy(c->name, name && *name ? name : "-", sizeof(c->name));
+	c->flags = flags;
+	c->s.hello_gen = 1;
+	timer_init(&c->t_hs, session_tick, c);
+	timer_init(&c->t_tick, session_tick, c);
+	if (contact_open_log(c) < 0) {
+		if (c->rel_ready)
+			rel_free(&c->rel);
+		if (c->log)
+			jlog_close(c->log);
+		free(c);
+		return NULL;
+	}
+	e->contacts[e->ncontacts++] = c;
+	return c;
+}
+
+static void contact_free(struct contact *c)
+{
+	struct loop *l = c->e->loop;
+	timer_stop(l, &c->t_hs);
+	timer_stop(l, &c->t_tick);
+	session_drop(c);
+	if (c->rel_ready)
+		rel_free(&c->rel);
+	if (c->log)
+		jlog_close(c->log);
+	free(c);
+}
+
+static int contacts_save(struct engine *e)
+{
+	size_t cap = 64 + e->ncontacts * (ID_STRLEN + CONTACT_NAME_MAX + 16);
+	char *buf = malloc(cap);
+	if (!buf)
+		return -1;
+	size_t n = (size_t)snprintf(buf, cap, "# tincan contacts: ID flags name\n");
+	for (size_t i = 0; i < e->ncontacts; i++) {
+		struct contact *c = e->contacts[i];
+		unsigned keep = c->flags & (CONTACT_BLOCKED | CONTACT_VERIFIED | CONTACT_FRIEND);
+		if (!keep)
+			continue;
+		n += (size_t)snprintf(buf + n, cap - n, "%s %u %s\n", c->id, keep, c->name);
+	}
+	char path[600];
+	snprintf(path, sizeof(path), "%s/contacts", e->home);
+	int rc = store_write_atomic(path, buf, n, 0600);
+	if (rc < 0)
+		emit_error(e, "io", "cannot save %s: %s", path, strerror(errno));
+	free(buf);
+	return rc;
+}
+
+static int load_one(void *arg, const uint8_t pk[32], unsigned flags, const char *name)
+{
+	struct engine *e = arg;
+	if (contact_find_pk(e, pk))
+		return 0;
+	return contact_new(e, pk, name, flags) ? 0 : -1;
+}
+
+static int contacts_load(struct engine *e, char *err, size_t errlen)
+{
+	char path[600], *buf;
+	size_t len;
+	snprintf(path, sizeof(path), "%s/contacts", e->home);
+	if (store_read_file(path, &buf, &len, 4u << 20) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	int bad = 0;
+	contacts_parse(buf, len, load_one, e, &bad);
+	free(buf);
+	if (bad)
+		log_warn("%s: %d bad lines ignored", path, bad);
+	return 0;
+}
+
+/* --- looking things up --- */
+
+static struct peer *peer_find_pk(struct engine *e, const uint8_t pk[32])
+{
+	for (size_t i = 0; i < e->npeers; i++)
+		if (memcmp(e->peers[i].pk, pk, 32) == 0)
+			return &e->peers[i];
+	return NULL;
+}
+
+/* A contact by ID, unique ID prefix (6 or more characters) or name. */
+static struct contact *contact_lookup(struct engine *e, const char *who, int quiet)
+{
+	uint8_t pk[32];
+	if (id_decode(who, pk) == 0) {
+		struct contact *c = contact_find_pk(e, pk);
+		if (!c && !quiet)
+			emit_error(e, "no-such-contact", "%s is not a contact", who);
+		return c;
+	}
+	struct contact *found = NULL;
+	int n = 0;
+	size_t wl = strlen(who);
+	for (size_t i = 0; i < e->ncontacts; i++) {
+		struct contact *c = e->contacts[i];
+		if (strcmp(c->name, who) == 0 || (wl >= 6 && strncasecmp(c->id, who, wl) == 0)) {
+			if (found != c)
+				n++;
+			found = c;
+		}
+	}
+	if (n == 1)
+		return found;
+	if (!quiet)
+		emit_error(e, "no-such-contact", n ? "%s is ambiguous" : "no contact %s", who);
+	return NULL;
+}
+
+/* --- commands --- */
+
+static void cmd_id(struct engine *e)
+{
+	engine_emit(e, &(struct event){ .type = EV_ID, .id = e->id, .text = e->fpr, .name = e->nick });
+}
+
+static int save_nick(struct engine *e)
+{
+	char path[600];
+	snprintf(path, sizeof(path), "%s/nick", e->home);
+	return store_write_atomic(path, e->nick, strlen(e->nick), 0600);
+}
+
+static void hello_all(struct engine *e)
+{
+	for (size_t i = 0; i < e->ncontacts; i++)
+		session_hello_changed(e->contacts[i]);
+}
+
+static void cmd_nick(struct engine *e, char *arg)
+{
+	if (!*arg) {
+		emit_info(e, "nick: %s", e->nick);
+		return;
+	}
+	if (!contacts_valid_name(arg)) {
+		emit_error(e, "usage", "a name is 1 to %d bytes without spaces or control characters",
+			   CONTACT_NAME_MAX);
+		return;
+	}
+	str_copy(e->nick, arg, sizeof(e->nick));
+	if (save_nick(e) < 0)
+		emit_error(e, "io", "cannot save the name: %s", strerror(errno));
+	if (e->lan)
+		lan_set_nick(e->lan, e->nick);
+	hello_all(e);
+}
+
+static void cmd_peers(struct engine *e)
+{
+	if (e->lan)
+		lan_announce(e->lan, 1);
+	for (size_t i = 0; i < e->npeers; i++) {
+		struct peer *p = &e->peers[i];
+		char addr[80];
+		addr_format((struct sockaddr *)&p->addr, p->addrlen, addr, sizeof(addr));
+		engine_emit(e, &(struct event){ .type = EV_PEER, .id = p->id, .name = p->name, .addr = addr });
+	}
+}
+
+static void try_connect(struct engine *e, struct contact *c)
+{
+	struct peer *p = peer_find_pk(e, c->pk);
+	if (p)
+		session_connect(c, (struct sockaddr *)&p->addr, p->addrlen);
+}
+
+static void cmd_add(struct engine *e, char *arg)
+{
+	char *text = strchr(arg, ' ');
+	if (text)
+		*text++ = '\0';
+	if (!*arg) {
+		emit_error(e, "usage", "/add <ID or name> [text]");
+		return;
+	}
+	uint8_t pk[32];
+	const char *name = NULL;
+	int rc = id_decode(arg, pk);
+	if (rc != 0) {
+		if (strlen(arg) > 20 && (arg[0] == 't' || arg[0] == 'T')) {
+			emit_error(e, "bad-id", "%s: %s", arg, id_strerror(rc));
+			return;
+		}
+		/* A name heard on the LAN: it must be unique there. */
+		struct peer *found = NULL;
+		int n = 0;
+		for (size_t i = 0; i < e->npeers; i++) {
+			if (strcmp(e->peers[i].name, arg) == 0) {
+				found = &e->peers[i];
+				n++;
+			}
+		}
+		if (n > 1) {
+			emit_error(e, "usage", "%d peers are called %s: add by ID", n, arg);
+			return;
+		}
+		if (n == 0) {
+			emit_error(e, "no-such-contact", "no peer called %s (an ID starts with tc)", arg);
+			return;
+		}
+		struct contact *same = contact_lookup(e, arg, 1);
+		if (same && memcmp(same->pk, found->pk, 32) != 0) {
+			emit_error(e, "key-changed", "%s is pinned to another key; this peer's key is %s",
+				   arg, found->id);
+			return;
+		}
+		memcpy(pk, found->pk, 32);
+		name = found->name;
+	} else {
+		struct peer *p = peer_find_pk(e, pk);
+		name = p ? p->name : NULL;
+	}
+	if (memcmp(pk, e->me.pk, 32) == 0) {
+		emit_error(e, "usage", "that is your own ID");
+		return;
+	}
+	struct contact *c = contact_find_pk(e, pk);
+	if (!c && !(c = contact_new(e, pk, name, 0))) {
+		emit_error(e, "io", "cannot add the contact: %s", strerror(errno));
+		return;
+	}
+	if (name && strcmp(c->name, "-") == 0)
+		str_copy(c->name, name, sizeof(c->name));
+	c->flags = (c->flags | CONTACT_FRIEND) & ~(unsigned)(CONTACT_BLOCKED | CONTACT_PENDING);
+	str_copy(c->request_text, text ? text : "", sizeof(c->request_text));
+	contacts_save(e);
+	char fpr[FPR_STRLEN + 1];
+	id_fingerprint(c->pk, fpr);
+	engine_emit(e, &(struct event){ .type = EV_ADDED, .id = c->id, .name = c->name, .text = fpr });
+	session_hello_changed(c);
+	contact_refresh_online(c);
+	try_connect(e, c);
+}
+
+static void cmd_answer(struct engine *e, char *arg, int how)
+{
+	struct contact *c = contact_lookup(e, arg, 0);
+	if (!c)
+		return;
+	if (how == 0) {			/* accept */
+		c->flags = (c->flags | CONTACT_FRIEND) & ~(unsigned)(CONTACT_PENDING | CONTACT_BLOCKED);
+		engine_emit(e, &(struct event){ .type = EV_ADDED, .id = c->id, .name = c->name });
+	} else if (how == 1) {		/* deny: forget the request, say nothing */
+		c->flags &= ~(unsigned)(CONTACT_PENDING | CONTACT_FRIEND);
+	} else {			/* block */
+		c->flags = (c->flags | CONTACT_BLOCKED) & ~(unsigned)(CONTACT_PENDING | CONTACT_FRIEND);
+		session_drop(c);
+	}
+	c->request_shown = 0;
+	contacts_save(e);
+	session_hello_changed(c);
+	contact_refresh_online(c);
+	if (how == 0)
+		try_connect(e, c);
+}
+
+static void cmd_msg(struct engine *e, char *arg)
+{
+	char *text = strchr(arg, ' ');
+	if (!text || !text[1]) {
+		emit_error(e, "usage", "/msg <contact> <text>");
+		return;
+	}
+	*text++ = '\0';
+	struct contact *c = contact_lookup(e, arg, 0);
+	if (!c)
+		return;
+	if (!contact_is_friend(c)) {
+		emit_error(e, "not-contact", "%s is not your contact: /add it first", arg);
+		return;
+	}
+	size_t len = strlen(text);
+	if (len > REL_MAX_TEXT) {
+		emit_error(e, "too-long", "a message holds at most %d bytes", REL_MAX_TEXT);
+		return;
+	}
+	uint64_t seq = rel_next_seq(&c->rel), ts = wall_ms();
+	if (log_append(c, REC_OUT, seq, ts, text, len) < 0 || rel_queue(&c->rel, seq, ts, text, len) < 0) {
+		emit_error(e, "io", "cannot queue the message: %s", strerror(errno));
+		return;
+	}
+	engine_defer(e, EV_SENT, c, seq, ts, text, len);
+	engine_defer(e, EV_QUEUED, c, seq, ts, NULL, 0);
+	if (!session_up(c))
+		try_connect(e, c);
+}
+
+static void cmd_contacts(struct engine *e)
+{
+	for (size_t i = 0; i < e->ncontacts; i++) {
+		struct contact *c = e->contacts[i];
+		if (!contact_is_friend(c))
+			continue;
+		engine_emit(e, &(struct event){ .type = EV_CONTACT, .id = c->id, .name = c->name,
+						.status = c->online ? status_word(c->status) : "offline",
+						.path = c->online ? "lan" : "-" });
+	}
+}
+
+static void cmd_status(struct engine *e, char *arg)
+{
+	char *text = strchr(arg, ' ');
+	if (text)
+		*text++ = '\0';
+	enum status s;
+	if (status_parse(arg, &s) < 0) {
+		emit_error(e, "usage", "/status online|away|busy|invisible [message]");
+		return;
+	}
+	e->status = s;
+	str_copy(e->status_text, text ? text : "", sizeof(e->status_text));
+	hello_all(e);
+}
+
+static void cmd_verify(struct engine *e, char *arg)
+{
+	char *how = strchr(arg, ' ');
+	if (how)
+		*how++ = '\0';
+	struct contact *c = contact_lookup(e, arg, 0);
+	if (!c)
+		return;
+	char sn[SAFETY_STRLEN + 1], fpr[FPR_STRLEN + 1];
+	id_safety_number(e->me.pk, c->pk, sn);
+	id_fingerprint(c->pk, fpr);
+	if (how && strcmp(how, "confirm") == 0) {
+		c->flags |= CONTACT_VERIFIED;
+		contacts_save(e);
+	} else if (how && strcmp(how, "reset") == 0) {
+		c->flags &= ~(unsigned)CONTACT_VERIFIED;
+		contacts_save(e);
+	}
+	emit_info(e, "%s: safety number %s (fingerprint %s) %s", c->name, sn, fpr,
+		  c->flags & CONTACT_VERIFIED ? "[verified]" : "[not verified: compare, then /verify <contact> confirm]");
+}
+
+static void cmd_info(struct engine *e, char *arg)
+{
+	struct contact *c = contact_lookup(e, arg, 0);
+	if (!c)
+		return;
+	char fpr[FPR_STRLEN + 1], addr[80] = "-";
+	id_fingerprint(c->pk, fpr);
+	if (session_up(c))
+		addr_format((struct sockaddr *)&c->s.addr, c->s.addrlen, addr, sizeof(addr));
+	emit_info(e, "%s %s fingerprint %s %s status %s path %s address %s outbox %zu", c->name, c->id, fpr,
+		  c->flags & CONTACT_VERIFIED ? "verified" : "unverified",
+		  c->online ? status_word(c->status) : "offline", c->online ? "lan" : "-", addr,
+		  rel_pending(&c->rel));
+}
+
+static const char *help_lines[] = {
+	"/id                          your ID and fingerprint",
+	"/nick <name>                 the name others see",
+	"/peers                       who is on the LAN",
+	"/add <ID|name> [text]        pin a contact and ask them",
+	"/accept|/deny|/block <who>   answer a contact request",
+	"/msg <contact> <text>        send a message",
+	"/contacts                    list contacts",
+	"/status online|away|busy|invisible [message]",
+	"/info <contact>              key, path, outbox",
+	"/verify <contact> [confirm|reset]  safety number",
+	"/quit                        leave",
+};
+
+int engine_command(struct engine *e, const char *line)
+{
+	char buf[REL_MAX_TEXT + 256];
+	if (strlen(line) >= sizeof(buf)) {
+		emit_error(e, "too-long", "command line too long");
+		return 0;
+	}
+	str_copy(buf, line, sizeof(buf));
+	size_t n = strlen(buf);
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	if (buf[0] != '/') {
+		if (n)
+			emit_error(e, "usage", "commands start with /; /msg <contact> <text> sends");
+		return 0;
+	}
+	char *arg = strchr(buf, ' ');
+	if (arg)
+		*arg++ = '\0';
+	else
+		arg = buf + n;
+	const char *cmd = buf + 1;
+	if (!strcmp(cmd, "msg") || !strcmp(cmd, "query"))
+		cmd_msg(e, arg);
+	else if (!strcmp(cmd, "id") || !strcmp(cmd, "fingerprint"))
+		cmd_id(e);
+	else if (!strcmp(cmd, "nick"))
+		cmd_nick(e, arg);
+	else if (!strcmp(cmd, "peers"))
+		cmd_peers(e);
+	else if (!strcmp(cmd, "add"))
+		cmd_add(e, arg);
+	else if (!strcmp(cmd, "accept"))
+		cmd_answer(e, arg, 0);
+	else if (!strcmp(cmd, "deny"))
+		cmd_answer(e, arg, 1);
+	else if (!strcmp(cmd, "block"))
+		cmd_answer(e, arg, 2);
+	else if (!strcmp(cmd, "contacts"))
+		cmd_contacts(e);
+	else if (!strcmp(cmd, "status"))
+		cmd_status(e, arg);
+	else if (!strcmp(cmd, "verify"))
+		cmd_verify(e, arg);
+	else if (!strcmp(cmd, "info"))
+		cmd_info(e, arg);
+	else if (!strcmp(cmd, "help"))
+		for (size_t i = 0; i < ARRAY_LEN(help_lines); i++)
+			emit_info(e, "%s", help_lines[i]);
+	else if (!strcmp(cmd, "quit"))
+		return 1;
+	else
+		emit_error(e, "unknown-command", "/%s: unknown command (try /help)", cmd);
+	return 0;
+}
+
+/* --- LAN peers --- */
+
+static void on_beacon(void *arg, const struct lan_beacon *b, const struct sockaddr *from, socklen_t fromlen)
+{
+	struct engine *e = arg;
+	struct peer *p = peer_find_pk(e, b->pk);
+	int is_new = !p;
+	if (!p) {
+		if (e->npeers == ENGINE_MAX_PEERS) {
+			size_t old = 0;
+			for (size_t i = 1; i < e->npeers; i++)
+				if (e->peers[i].heard_ms < e->peers[old].heard_ms)
+					old = i;
+			p = &e->peers[old];
+		} else {
+			p = &e->peers[e->npeers++];
+		}
+		memset(p, 0, sizeof(*p));
+		memcpy(p->pk, b->pk, 32);
+		id_encode(b->pk, p->id);
+	}
+	struct sockaddr_storage at;
+	if (fromlen > sizeof(at))
+		return;
+	memset(&at, 0, sizeof(at));
+	memcpy(&at, from, fromlen);
+	if (from->sa_family == AF_INET)
+		((struct sockaddr_in *)&at)->sin_port = htons(b->port);
+	else
+		((struct sockaddr_in6 *)&at)->sin6_port = htons(b->port);
+	int moved = p->addrlen != fromlen || memcmp(&p->addr, &at, fromlen) != 0 ||
+		    strcmp(p->name, b->nick) != 0;
+	str_copy(p->name, b->nick, sizeof(p->name));
+	p->addr = at;
+	p->addrlen = fromlen;
+	p->heard_ms = mono_ms();
+	if (is_new || moved) {
+		char addr[80];
+		addr_format((struct sockaddr *)&p->addr, p->addrlen, addr, sizeof(addr));
+		engine_emit(e, &(struct event){ .type = EV_PEER, .id = p->id, .name = p->name, .addr = addr });
+	}
+	/* A peer using a pinned contact's name with another key: loud, never silent. */
+	for (size_t i = 0; i < e->ncontacts; i++) {
+		struct contact *c = e->contacts[i];
+		if (contact_is_friend(c) && strcmp(c->name, b->nick) == 0 && memcmp(c->pk, b->pk, 32) != 0 &&
+		    is_new) {
+			char text[200];
+			snprintf(text, sizeof(text), "a LAN peer calls itself %s but its key is not the one pinned "
+				 "for %s (%s): refused", b->nick, c->name, c->id);
+			engine_emit(e, &(struct event){ .type = EV_WARNING, .id = p->id, .text = text });
+		}
+	}
+	struct contact *c = contact_find_pk(e, b->pk);
+	if (c && contact_is_friend(c) && !session_up(c))
+		session_connect(c, (struct sockaddr *)&p->addr, p->addrlen);
+}
+
+/* --- the end of every loop pass: write, tell, sync, send --- */
+
+static void sync_logs(struct loop *l, void *arg)
+{
+	struct engine *e = arg;
+	for (size_t i = 0; i < e->ncontacts; i++) {
+		struct contact *c = e->contacts[i];
+		if (!jlog_dirty(c->log) && jlog_written(c->log) == jlog_end(c->log))
+			continue;
+		if (jlog_sync(c->log) < 0) {
+			log_warn("%s: sync: %s", c->id, strerror(errno));
+			continue;
+		}
+		rel_synced(&c->rel, c->rel.rx_stored);
+	}
+	e->last_sync_ms = mono_ms();
+	(void)l;
+}
+
+static void engine_pass(struct loop *l, void *arg)
+{
+	struct engine *e = arg;
+	int dirty = 0;
+	for (size_t i = 0; i < e->ncontacts; i++) {
+		struct contact *c = e->contacts[i];
+		if (jlog_written(c->log) != jlog_end(c->log) && jlog_flush(c->log) < 0)
+			log_warn("%s: write: %s", c->id, strerror(errno));
+		dirty |= jlog_dirty(c->log);
+	}
+	drain_deferred(e);
+	if (dirty && !timer_armed(&e->t_sync))
+		timer_in(l, &e->t_sync, SYNC_DELAY_MS);
+	for (size_t i = 0; i < e->ncontacts; i++)
+		session_flush(e->contacts[i]);
+}
+
+/* --- life cycle --- */
+
+static int load_nick(struct engine *e, const char *want)
+{
+	char path[600], *buf;
+	size_t len;
+	if (want) {
+		if (!contacts_valid_name(want))
+			return -1;
+		str_copy(e->nick, want, sizeof(e->nick));
+		return save_nick(e);
+	}
+	snprintf(path, sizeof(path), "%s/nick", e->home);
+	if (store_read_file(path, &buf, &len, 256) == 0) {
+		if (contacts_valid_name(buf))
+			str_copy(e->nick, buf, sizeof(e->nick));
+		free(buf);
+	}
+	if (!e->nick[0]) {
+		const char *u = getenv("USER");
+		str_copy(e->nick, u && contacts_valid_name(u) ? u : "anon", sizeof(e->nick));
+	}
+	return 0;
+}
+
+struct engine *engine_new(struct loop *l, const struct engine_opts *o, engine_event_cb cb, void *arg,
+			  char *err, size_t errlen)
+{
+	struct engine *e = calloc(1, sizeof(*e));
+	if (!e) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	e->loop = l;
+	e->cb = cb;
+	e->cb_arg = arg;
+	e->fd = -1;
+	e->status = ST_ONLINE;
+	e->lan_only = o->lan;
+	e->verbose = o->verbose;
+	timer_init(&e->t_sync, sync_logs, e);
+	char path[700];
+	if (strlen(o->home) >= sizeof(e->home) - 80) {
+		snprintf(err, errlen, "home directory path too long");
+		goto fail;
+	}
+	str_copy(e->home, o->home, sizeof(e->home));
+	snprintf(path, sizeof(path), "%s/log", e->home);
+	if (store_mkdirs(path, 0700) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	snprintf(path, sizeof(path), "%s/identity.key", e->home);
+	int created = 0;
+	if (identity_load_or_create(path, &e->me, &created, err, errlen) < 0)
+		goto fail;
+	id_encode(e->me.pk, e->id);
+	id_fingerprint(e->me.pk, e->fpr);
+	for (char *p = e->fpr; *p; p++)
+		if (*p == ' ')
+			*p = '-';
+	if (load_nick(e, o->nick) < 0) {
+		snprintf(err, errlen, "bad name: 1 to %d bytes without spaces or control characters",
+			 CONTACT_NAME_MAX);
+		goto fail;
+	}
+	if (contacts_load(e, err, errlen) < 0)
+		goto fail;
+	if (session_open_socket(e, o->port, err, errlen) < 0)
+		goto fail;
+	e->lan = lan_new(l, &e->me, e->nick, (uint16_t)(o->lan_port ? o->lan_port : ENGINE_LAN_PORT),
+			 e->port, on_beacon, e, err, errlen);
+	if (!e->lan)
+		goto fail;
+	loop_on_pass(l, engine_pass, e);
+	engine_emit(e, &(struct event){ .type = EV_READY, .id = e->id, .name = e->nick });
+	for (size_t i = 0; i < e->ncontacts; i++)
+		if (rel_pending(&e->contacts[i]->rel))
+			log_info("%s: %zu messages waiting", e->contacts[i]->name, rel_pending(&e->contacts[i]->rel));
+	return e;
+fail:
+	engine_free(e);
+	return NULL;
+}
+
+void engine_free(struct engine *e)
+{
+	if (!e)
+		return;
+	e->closing = 1;
+	for (size_t i = 0; i < e->ncontacts; i++) {
+		struct contact *c = e->contacts[i];
+		if (session_up(c))
+			session_bye(c);
+		if (c->log && jlog_written(c->log) != jlog_end(c->log))
+			jlog_flush(c->log);
+	}
+	drain_deferred(e);
+	for (size_t i = 0; i < e->ncontacts; i++)
+		contact_free(e->contacts[i]);
+	free(e->contacts);
+	free(e->devs);
+	timer_stop(e->loop, &e->t_sync);
+	if (e->lan)
+		lan_free(e->lan);
+	session_close(e);
+	identity_free(&e->me);
+	free(e);
+}
+
+const char *engine_id(const struct engine *e)
+{
+	return e->id;
+}
+
+const char *engine_nick(const struct engine *e)
+{
+	return e->nick;
+}
+
+int engine_contacts(struct engine *e, struct contact_view *out, int max)
+{
+	int n = 0;
+	for (size_t i = 0; i < e->ncontacts && n < max; i++) {
+		struct contact *c = e->contacts[i];
+		if (!(c->flags & (CONTACT_FRIEND | CONTACT_PENDING)) || (c->flags & CONTACT_BLOCKED))
+			continue;
+		out[n++] = (struct contact_view){
+			.id = c->id, .name = c->name,
+			.status = c->online ? status_word(c->status) : (c->flags & CONTACT_PENDING ? "pending" : "offline"),
+			.path = c->online ? "lan" : "-", .status_text = c->status_text,
+			.online = c->online, .verified = !!(c->flags & CONTACT_VERIFIED),
+		};
+	}
+	return n;
+}
+
+int engine_history(struct engine *e, const char *id, uint64_t *cursor, int max,
+		   engine_hist_cb cb, void *arg)
+{
+	struct contact *c = contact_lookup(e, id, 1);
+	if (!c || *cursor == 0)
+		return 0;
+	struct jlog_iter it;
+	if (jlog_iter_rev(&it, c->log, *cursor) < 0)
+		return 0;
+	int n = 0;
+	const uint8_t *rec;
+	size_t len;
+	uint64_t off;
+	while (n < max && jlog_next(&it, &rec, &len, &off) == 1) {
+		*cursor = off;
+		if (len < 17 || (rec[0] != REC_IN && rec[0] != REC_OUT))
+			continue;
+		uint64_t seq = get_u64(rec + 1);
+		int out = rec[0] == REC_OUT;
+		cb(arg, out, seq, get_u64(rec + 9), (const char *)rec + 17, len - 17,
+		   out ? seq <= c->delivered_upto : 1);
+		n++;
+	}
+	if (n < max)
+		*cursor = 0;
+	jlog_iter_done(&it);
+	return n;
+}

@@ -1,0 +1,141 @@
+/* engine_int.h: the engine's internals shared by engine.c (contacts, commands, logs) and
+ * session.c (sockets, handshakes, the encrypted channel). Not for front ends. */
+#ifndef TINCAN_ENGINE_INT_H
+#define TINCAN_ENGINE_INT_H
+
+#include <sys/socket.h>
+
+#include "contacts.h"
+#include "crypto.h"
+#include "engine.h"
+#include "journal.h"
+#include "lan.h"
+#include "noise.h"
+#include "rel.h"
+
+enum {
+	ENGINE_MAX_CONTACTS = 4096,
+	ENGINE_MAX_PEERS = 256,
+	STATUS_TEXT_MAX = 200,
+	REQUEST_TEXT_MAX = 200,
+	KEEPALIVE_MS = 20000,		/* idle session: a PING this often (NAT bindings) */
+	DEAD_MS = 50000,		/* nothing heard this long: the peer is offline */
+	HELLO_RESEND_MS = 400,
+	HS_RETRY_MIN_MS = 500,
+	HS_RETRY_MAX_MS = 30000,
+};
+
+enum status { ST_OFFLINE, ST_ONLINE, ST_AWAY, ST_BUSY, ST_INVISIBLE };
+
+/* Journal record types (one log per contact holds history and outbox). */
+enum rec_type { REC_OUT = 'O', REC_IN = 'I', REC_DURABLE = 'D' };
+
+struct session {
+	struct noise_keypair *cur, *prev, *next;
+	struct noise_hs *hs;		/* our outstanding INIT */
+	uint8_t init_pkt[NOISE_INIT_LEN];
+	uint64_t hs_sent_ms, hs_retry_ms;
+	uint8_t cookie[16];
+	uint64_t cookie_ms;
+	uint8_t last_ts[NOISE_TS_LEN];	/* newest INIT timestamp accepted from the peer */
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	uint64_t last_rx_ms, last_tx_ms;
+	int up;				/* a keypair is confirmed */
+	/* HELLO exchange: our generation, and the last of theirs we saw / they saw of ours */
+	uint32_t hello_gen, peer_gen, peer_ack;
+	int peer_hello;			/* a HELLO arrived in this session */
+	uint64_t hello_sent_ms;
+};
+
+struct contact {
+	uint8_t pk[32];
+	char id[ID_STRLEN + 1];
+	char name[CONTACT_NAME_MAX + 1];
+	unsigned flags;			/* CONTACT_* */
+	int peer_accepts;		/* their HELLO says we are their contact */
+	int online;			/* event state as last told to the front end */
+	enum status status;
+	char status_text[STATUS_TEXT_MAX + 1];
+	char request_text[REQUEST_TEXT_MAX + 1];	/* what we send with our request */
+	int request_shown;
+	struct jlog *log;
+	struct rel rel;
+	int rel_ready;
+	uint64_t delivered_upto;	/* highest seq reported as delivered */
+	uint64_t durable_logged;	/* highest REC_DURABLE written */
+	struct session s;
+	struct timer t_hs, t_tick;
+	struct engine *e;
+};
+
+struct peer {
+	uint8_t pk[32];
+	char id[ID_STRLEN + 1];
+	char name[CONTACT_NAME_MAX + 1];
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	uint64_t heard_ms;
+};
+
+struct dev {				/* an event whose facts must be on disk first */
+	enum ev_type type;
+	struct contact *c;
+	uint64_t msgid, ts;
+	char *text;
+};
+
+struct engine {
+	struct loop *loop;
+	struct identity me;
+	char id[ID_STRLEN + 1];
+	char fpr[FPR_STRLEN + 1];
+	char nick[CONTACT_NAME_MAX + 1];
+	char home[512];
+	enum status status;
+	char status_text[STATUS_TEXT_MAX + 1];
+	engine_event_cb cb;
+	void *cb_arg;
+	int lan_only;
+	int fd;				/* the UDP socket, dual-stack when possible */
+	int family;
+	uint16_t port;
+	struct lan *lan;
+	struct contact **contacts;
+	size_t ncontacts;
+	struct peer peers[ENGINE_MAX_PEERS];
+	size_t npeers;
+	struct dev *devs;
+	size_t ndevs, capdevs;
+	struct timer t_sync;
+	uint64_t last_sync_ms;
+	int verbose;
+	int closing;
+};
+
+/* engine.c */
+void engine_emit(struct engine *e, const struct event *ev);
+void engine_defer(struct engine *e, enum ev_type type, struct contact *c, uint64_t msgid,
+		  uint64_t ts, const char *text, size_t len);
+struct contact *contact_find_pk(struct engine *e, const uint8_t pk[32]);
+struct contact *contact_new(struct engine *e, const uint8_t pk[32], const char *name, unsigned flags);
+void contact_set_online(struct contact *c, int online);
+void contact_refresh_online(struct contact *c);
+const char *status_word(enum status s);
+int contact_is_friend(const struct contact *c);
+
+/* session.c */
+int session_open_socket(struct engine *e, int port, char *err, size_t errlen);
+void session_close(struct engine *e);
+void session_input(struct loop *l, int fd, short revents, void *arg);
+void session_connect(struct contact *c, const struct sockaddr *sa, socklen_t len);
+void session_flush(struct contact *c);		/* send what rel and HELLO have due */
+void session_hello_changed(struct contact *c);	/* our flags/status changed: tell the peer */
+void session_bye(struct contact *c);
+void session_drop(struct contact *c);		/* forget keys; the peer is gone */
+void session_tick(struct loop *l, void *arg);
+void session_frame(void *arg, int type, const uint8_t *body, size_t len);
+int session_up(const struct contact *c);
+void addr_format(const struct sockaddr *sa, socklen_t len, char *out, size_t cap);
+
+#endif

@@ -1,0 +1,586 @@
+/* session.c: the UDP socket, Noise IK handshakes, keypairs, and the encrypted channel to each
+ * contact: HELLO (name, status, whether we are each other's contact), keepalive, rekey. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "engine_int.h"
+#include "log.h"
+#include "util.h"
+
+enum {
+	HELLO_ACCEPT = 1 << 0,		/* you are my contact */
+	HELLO_REQUEST = 1 << 1,		/* I ask to be yours (text is the request) */
+	MAX_STRANGERS = 32,
+	RX_BATCH = 256,
+};
+
+void addr_format(const struct sockaddr *sa, socklen_t len, char *out, size_t cap)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+	if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+		const struct sockaddr_in *s = (const struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &s->sin_addr, ip, sizeof(ip));
+		snprintf(out, cap, "%s:%u", ip, ntohs(s->sin_port));
+	} else if (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+		const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)sa;
+		if (IN6_IS_ADDR_V4MAPPED(&s->sin6_addr)) {
+			inet_ntop(AF_INET, &s->sin6_addr.s6_addr[12], ip, sizeof(ip));
+			snprintf(out, cap, "%s:%u", ip, ntohs(s->sin6_port));
+		} else {
+			inet_ntop(AF_INET6, &s->sin6_addr, ip, sizeof(ip));
+			if (s->sin6_scope_id)
+				snprintf(out, cap, "[%s%%%u]:%u", ip, s->sin6_scope_id, ntohs(s->sin6_port));
+			else
+				snprintf(out, cap, "[%s]:%u", ip, ntohs(s->sin6_port));
+		}
+	} else {
+		snprintf(out, cap, "?");
+	}
+}
+
+/* Our socket may be IPv6 dual-stack: map IPv4 addresses into it. */
+static socklen_t addr_for_socket(const struct engine *e, const struct sockaddr *sa, socklen_t len,
+				 struct sockaddr_storage *out)
+{
+	if (e->family == AF_INET6 && sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)out;
+		memset(s6, 0, sizeof(*s6));
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = s4->sin_port;
+		s6->sin6_addr.s6_addr[10] = 0xff;
+		s6->sin6_addr.s6_addr[11] = 0xff;
+		memcpy(&s6->sin6_addr.s6_addr[12], &s4->sin_addr, 4);
+		return sizeof(*s6);
+	}
+	if (len > sizeof(*out))
+		len = sizeof(*out);
+	memcpy(out, sa, len);
+	return len;
+}
+
+int session_open_socket(struct engine *e, int port, char *err, size_t errlen)
+{
+	int want = port == 0 ? ENGINE_DEFAULT_PORT : (port < 0 ? 0 : port);
+	int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int family = AF_INET6;
+	if (fd >= 0) {
+		int off = 0;
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
+	} else {
+		fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		family = AF_INET;
+	}
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	int sz = 4 << 20;
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	for (int attempt = 0; attempt < 2; attempt++) {
+		struct sockaddr_storage ss;
+		socklen_t len;
+		memset(&ss, 0, sizeof(ss));
+		if (family == AF_INET6) {
+			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+			s6->sin6_family = AF_INET6;
+			s6->sin6_port = htons((uint16_t)want);
+			len = sizeof(*s6);
+		} else {
+			struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+			s4->sin_family = AF_INET;
+			s4->sin_port = htons((uint16_t)want);
+			len = sizeof(*s4);
+		}
+		if (bind(fd, (struct sockaddr *)&ss, len) == 0)
+			break;
+		if (errno != EADDRINUSE || port != 0 || attempt) {
+			snprintf(err, errlen, "bind UDP port %d: %s", want, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		log_info("UDP port %d is busy: using any free port", want);
+		want = 0;
+	}
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	getsockname(fd, (struct sockaddr *)&ss, &len);
+	e->port = ntohs(family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+					   : ((struct sockaddr_in *)&ss)->sin_port);
+	e->fd = fd;
+	e->family = family;
+	return loop_add(e->loop, fd, POLLIN, session_input, e);
+}
+
+void session_close(struct engine *e)
+{
+	if (e->fd >= 0) {
+		loop_del(e->loop, e->fd);
+		close(e->fd);
+		e->fd = -1;
+	}
+}
+
+int session_up(const struct contact *c)
+{
+	return c->s.up && c->s.cur;
+}
+
+static void send_raw(struct contact *c, const uint8_t *pkt, size_t len)
+{
+	struct engine *e = c->e;
+	if (!c->s.addrlen)
+		return;
+	if (sendto(e->fd, pkt, len, 0, (struct sockaddr *)&c->s.addr, c->s.addrlen) < 0)
+		log_debug("%s: send: %s", c->id, strerror(errno));
+	c->s.last_tx_ms = mono_ms();
+}
+
+/* Encrypt a plaintext of frames with the current keypair and send it. */
+static void send_frames(struct contact *c, const uint8_t *pt, size_t len)
+{
+	uint8_t out[REL_MAX_PKT + NOISE_DATA_OVERHEAD];
+	if (!c->s.cur)
+		return;
+	int n = noise_encrypt(c->s.cur, pt, len, out, sizeof(out));
+	if (n < 0) {
+		log_info("%s: keys too old: new handshake", c->id);
+		session_drop(c);
+		return;
+	}
+	send_raw(c, out, (size_t)n);
+}
+
+static void rel_emit_cb(void *arg, const uint8_t *pkt, size_t len)
+{
+	send_frames(arg, pkt, len);
+}
+
+static uint32_t new_index(void)
+{
+	uint32_t i;
+	do
+		i = randombytes_random();
+	while (i == 0);
+	return i;
+}
+
+static void send_init(struct contact *c)
+{
+	struct engine *e = c->e;
+	if (!c->s.hs && !(c->s.hs = noise_hs_new()))
+		return;
+	uint64_t now = mono_ms();
+	const uint8_t *cookie = c->s.cookie_ms && now - c->s.cookie_ms < NOISE_COOKIE_SECRET_MS ? c->s.cookie : NULL;
+	if (noise_init_create(c->s.hs, &e->me, c->pk, new_index(), cookie, c->s.init_pkt) < 0) {
+		log_warn("%s: cannot make a handshake for this key", c->id);
+		return;
+	}
+	send_raw(c, c->s.init_pkt, NOISE_INIT_LEN);
+	c->s.hs_sent_ms = now;
+	c->s.hs_retry_ms = c->s.hs_retry_ms ? c->s.hs_retry_ms * 2 : HS_RETRY_MIN_MS;
+	if (c->s.hs_retry_ms > HS_RETRY_MAX_MS)
+		c->s.hs_retry_ms = HS_RETRY_MAX_MS;
+	timer_in(e->loop, &c->t_hs, c->s.hs_retry_ms);
+}
+
+void session_connect(struct contact *c, const struct sockaddr *sa, socklen_t len)
+{
+	if (c->flags & CONTACT_BLOCKED)
+		return;
+	if (!session_up(c) && sa)
+		c->s.addrlen = addr_for_socket(c->e, sa, len, &c->s.addr);
+	if (!c->s.addrlen || session_up(c))
+		return;
+	if (c->s.hs && mono_ms() - c->s.hs_sent_ms < HS_RETRY_MIN_MS)
+		return;
+	c->s.hs_retry_ms = 0;
+	send_init(c);
+}
+
+static void kp_replace(struct noise_keypair **slot, struct noise_keypair *kp)
+{
+	if (*slot)
+		noise_kp_free(*slot);
+	*slot = kp;
+}
+
+static void session_established(struct contact *c)
+{
+	int was_up = c->s.up;
+	c->s.up = 1;
+	c->s.last_rx_ms = mono_ms();
+	c->s.hs_retry_ms = 0;
+	timer_stop(c->e->loop, &c->t_hs);
+	/* The peer may have restarted: resend what it has not stored, and our HELLO. */
+	rel_session_reset(&c->rel);
+	c->s.peer_hello = 0;
+	c->s.hello_sent_ms = 0;
+	c->s.hello_gen++;
+	if (!was_up)
+		log_info("%s: session up", c->id);
+}
+
+void session_drop(struct contact *c)
+{
+	struct session *s = &c->s;
+	kp_replace(&s->cur, NULL);
+	kp_replace(&s->prev, NULL);
+	kp_replace(&s->next, NULL);
+	if (s->hs) {
+		noise_hs_free(s->hs);
+		s->hs = NULL;
+	}
+	s->up = 0;
+	s->peer_hello = 0;
+	c->peer_accepts = 0;
+	contact_set_online(c, 0);
+}
+
+static void send_hello(struct contact *c)
+{
+	struct engine *e = c->e;
+	uint8_t body[16 + CONTACT_NAME_MAX + 256], pkt[sizeof(body) + 8];
+	int friend = contact_is_friend(c);
+	const char *text = friend ? (c->peer_accepts ? e->status_text : c->request_text) : "";
+	size_t nl = strlen(e->nick), tl = strlen(text);
+	if (tl > 255)
+		tl = 255;
+	put_u32(body, c->s.hello_gen);
+	put_u32(body + 4, c->s.peer_gen);
+	body[8] = (uint8_t)((friend ? HELLO_ACCEPT | HELLO_REQUEST : 0));
+	body[9] = (uint8_t)e->status;
+	body[10] = (uint8_t)nl;
+	memcpy(body + 11, e->nick, nl);
+	body[11 + nl] = (uint8_t)tl;
+	memcpy(body + 12 + nl, text, tl);
+	size_t n = frame_put(pkt, sizeof(pkt), 0, FR_HELLO, body, 12 + nl + tl);
+	send_frames(c, pkt, n);
+	c->s.hello_sent_ms = mono_ms();
+}
+
+void session_hello_changed(struct contact *c)
+{
+	c->s.hello_gen++;
+	c->s.hello_sent_ms = 0;
+}
+
+void session_bye(struct contact *c)
+{
+	uint8_t pkt[8];
+	size_t n = frame_put(pkt, sizeof(pkt), 0, FR_BYE, NULL, 0);
+	send_frames(c, pkt, n);
+	send_frames(c, pkt, n);
+}
+
+static int valid_text(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] < 0x20 || p[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+static void on_hello(struct contact *c, const uint8_t *b, size_t n)
+{
+	struct engine *e = c->e;
+	if (n < 12)
+		return;
+	uint32_t gen = get_u32(b), ack = get_u32(b + 4);
+	uint8_t flags = b[8], st = b[9];
+	size_t nl = b[10];
+	if (11 + nl + 1 > n)
+		return;
+	size_t tl = b[11 + nl];
+	if (12 + nl + tl > n || st > ST_INVISIBLE || st == ST_OFFLINE)
+		return;
+	char nick[CONTACT_NAME_MAX + 1] = "", text[256];
+	if (nl > CONTACT_NAME_MAX)
+		return;
+	memcpy(nick, b + 11, nl);
+	nick[nl] = '\0';
+	memcpy(text, b + 12 + nl, tl);
+	text[tl] = '\0';
+	c->s.peer_ack = ack;
+	if (gen == c->s.peer_gen && c->s.peer_hello)
+		return;
+	c->s.peer_gen = gen;
+	c->s.peer_hello = 1;
+	c->s.hello_sent_ms = 0;	/* acknowledge it with ours */
+	if (contacts_valid_name(nick) && strcmp(c->name, "-") == 0)
+		str_copy(c->name, nick, sizeof(c->name));
+	c->peer_accepts = !!(flags & HELLO_ACCEPT);
+	if (!contact_is_friend(c)) {
+		if ((flags & HELLO_REQUEST) && !(c->flags & CONTACT_BLOCKED) && !c->request_shown) {
+			c->flags |= CONTACT_PENDING;
+			c->request_shown = 1;
+			if (!valid_text((const uint8_t *)text, tl))
+				text[0] = '\0';
+			engine_emit(e, &(struct event){ .type = EV_REQUEST, .id = c->id,
+							.name = contacts_valid_name(nick) ? nick : c->name,
+							.text = text });
+		}
+		return;
+	}
+	enum status old = c->status;
+	int was_online = c->online;
+	c->status = (enum status)st;
+	if (!valid_text((const uint8_t *)text, tl))
+		text[0] = '\0';
+	int text_changed = strcmp(c->status_text, text) != 0;
+	str_copy(c->status_text, text, sizeof(c->status_text));
+	contact_refresh_online(c);
+	if (c->online && (old != c->status || text_changed || !was_online) && c->status != ST_ONLINE)
+		engine_emit(e, &(struct event){ .type = EV_STATUS, .id = c->id, .name = c->name,
+						.status = status_word(c->status), .text = c->status_text });
+	else if (c->online && was_online && old != c->status)
+		engine_emit(e, &(struct event){ .type = EV_STATUS, .id = c->id, .name = c->name,
+						.status = status_word(c->status), .text = c->status_text });
+}
+
+void session_frame(void *arg, int type, const uint8_t *body, size_t len)
+{
+	struct contact *c = arg;
+	if (type == FR_HELLO) {
+		on_hello(c, body, len);
+	} else if (type == FR_BYE) {
+		log_info("%s: said goodbye", c->id);
+		session_drop(c);
+	}
+}
+
+static struct contact *find_by_index(struct engine *e, uint32_t idx, struct noise_keypair **kp)
+{
+	for (size_t i = 0; i < e->ncontacts; i++) {
+		struct contact *c = e->contacts[i];
+		struct noise_keypair *k[3] = { c->s.cur, c->s.next, c->s.prev };
+		for (int j = 0; j < 3; j++) {
+			if (k[j] && k[j]->local_idx == idx) {
+				*kp = k[j];
+				return c;
+			}
+		}
+	}
+	return NULL;
+}
+
+static size_t count_strangers(struct engine *e)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < e->ncontacts; i++)
+		n += !(e->contacts[i]->flags & (CONTACT_FRIEND | CONTACT_BLOCKED));
+	return n;
+}
+
+static void on_init(struct engine *e, const uint8_t *pkt, size_t n, const struct sockaddr *src, socklen_t srclen)
+{
+	if (!noise_mac1_ok(&e->me, pkt, n))
+		return;
+	struct noise_hs *hs = noise_hs_new();
+	uint8_t pk[32], ts[NOISE_TS_LEN], resp[NOISE_RESP_LEN];
+	if (!hs)
+		return;
+	if (noise_init_consume(hs, &e->me, pkt, n, pk, ts) < 0)
+		goto out;
+	struct contact *c = contact_find_pk(e, pk);
+	if (!c) {
+		if (count_strangers(e) >= MAX_STRANGERS || !(c = contact_new(e, pk, NULL, 0)))
+			goto out;
+	}
+	if (c->flags & CONTACT_BLOCKED)
+		goto out;
+	if (noise_ts_cmp(ts, c->s.last_ts) <= 0) {
+		log_debug("%s: replayed handshake ignored", c->id);
+		goto out;
+	}
+	struct noise_keypair *kp = noise_kp_new();
+	if (!kp)
+		goto out;
+	if (noise_resp_create(hs, new_index(), resp, kp) < 0) {
+		noise_kp_free(kp);
+		goto out;
+	}
+	memcpy(c->s.last_ts, ts, sizeof(ts));
+	kp_replace(&c->s.next, kp);
+	c->s.addrlen = addr_for_socket(e, src, srclen, &c->s.addr);
+	send_raw(c, resp, sizeof(resp));
+out:
+	noise_hs_free(hs);
+}
+
+static void on_resp(struct engine *e, const uint8_t *pkt, size_t n, const struct sockaddr *src, socklen_t srclen)
+{
+	uint32_t idx = noise_pkt_receiver_idx(pkt, n);
+	for (size_t i = 0; i < e->ncontacts; i++) {
+		struct contact *c = e->contacts[i];
+		if (!c->s.hs || noise_hs_local_idx(c->s.hs) != idx)
+			continue;
+		if (!noise_mac1_ok(&e->me, pkt, n))
+			return;
+		struct noise_keypair *kp = noise_kp_new();
+		if (!kp)
+			return;
+		if (noise_resp_consume(c->s.hs, pkt, n, kp) < 0) {
+			noise_kp_free(kp);
+			return;
+		}
+		noise_hs_free(c->s.hs);
+		c->s.hs = NULL;
+		kp_replace(&c->s.prev, c->s.cur);
+		c->s.cur = kp;
+		c->s.addrlen = addr_for_socket(e, src, srclen, &c->s.addr);
+		session_established(c);
+		return;
+	}
+}
+
+static void on_cookie(struct engine *e, const uint8_t *pkt, size_t n)
+{
+	uint32_t idx = noise_pkt_receiver_idx(pkt, n);
+	for (size_t i = 0; i < e->ncontacts; i++) {
+		struct contact *c = e->contacts[i];
+		if (c->s.hs && noise_hs_local_idx(c->s.hs) == idx &&
+		    noise_cookie_consume(c->s.hs, pkt, n, c->s.cookie) == 0) {
+			c->s.cookie_ms = mono_ms();
+			return;
+		}
+	}
+}
+
+static void on_data(struct engine *e, const uint8_t *pkt, size_t n, const struct sockaddr *src, socklen_t srclen)
+{
+	struct noise_keypair *kp;
+	struct contact *c = find_by_index(e, noise_pkt_receiver_idx(pkt, n), &kp);
+	uint8_t pt[REL_MAX_PKT + 64];
+	if (!c)
+		return;
+	int len = noise_decrypt(kp, pkt, n, pt, sizeof(pt));
+	if (len < 0)
+		return;
+	if (kp == c->s.next) {	/* the initiator's first packet confirms the responder's keys */
+		kp_replace(&c->s.prev, c->s.cur);
+		c->s.cur = kp;
+		c->s.next = NULL;
+		session_established(c);
+	}
+	c->s.last_rx_ms = mono_ms();
+	struct sockaddr_storage a;
+	socklen_t al = addr_for_socket(e, src, srclen, &a);
+	if (al != c->s.addrlen || memcmp(&a, &c->s.addr, al) != 0) {
+		memcpy(&c->s.addr, &a, al);	/* the peer moved: follow it */
+		c->s.addrlen = al;
+	}
+	if (contact_is_friend(c)) {
+		if (rel_input(&c->rel, pt, (size_t)len, mono_us()) < 0)
+			log_debug("%s: malformed frames", c->id);
+		return;
+	}
+	/* Not (yet) a contact: only its HELLO (the request) is read. */
+	size_t off = 0;
+	int type;
+	const uint8_t *body;
+	size_t blen;
+	while (frame_next(pt, (size_t)len, &off, &type, &body, &blen) == 1)
+		if (type == FR_HELLO || type == FR_BYE)
+			session_frame(c, type, body, blen);
+}
+
+void session_input(struct loop *l, int fd, short revents, void *arg)
+{
+	struct engine *e = arg;
+	uint8_t pkt[NOISE_MAX_PACKET];
+	(void)l;
+	(void)revents;
+	for (int i = 0; i < RX_BATCH; i++) {
+		struct sockaddr_storage src;
+		socklen_t srclen = sizeof(src);
+		ssize_t n = recvfrom(fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&src, &srclen);
+		if (n < 0)
+			return;
+		switch (noise_pkt_type(pkt, (size_t)n)) {
+		case NOISE_INIT:
+			on_init(e, pkt, (size_t)n, (struct sockaddr *)&src, srclen);
+			break;
+		case NOISE_RESP:
+			on_resp(e, pkt, (size_t)n, (struct sockaddr *)&src, srclen);
+			break;
+		case NOISE_COOKIE:
+			on_cookie(e, pkt, (size_t)n);
+			break;
+		case NOISE_DATA:
+			on_data(e, pkt, (size_t)n, (struct sockaddr *)&src, srclen);
+			break;
+		default:
+			break;	/* not ours: ignored without a word */
+		}
+	}
+}
+
+/* Timers: handshake retries, keepalive, liveness, rekey. The sending itself happens in
+ * session_flush at the end of the pass. */
+void session_tick(struct loop *l, void *arg)
+{
+	struct contact *c = arg;
+	uint64_t now = mono_ms();
+	(void)l;
+	if (c->s.hs && !session_up(c) && now - c->s.hs_sent_ms >= c->s.hs_retry_ms && contact_is_friend(c))
+		send_init(c);
+	if (!session_up(c))
+		return;
+	if (now - c->s.last_rx_ms > DEAD_MS) {
+		log_info("%s: silent for %d s: offline", c->id, DEAD_MS / 1000);
+		session_drop(c);
+		return;
+	}
+	if (now - c->s.last_tx_ms >= KEEPALIVE_MS)
+		rel_ask_ack(&c->rel);
+	struct noise_keypair *k = c->s.cur;
+	uint64_t age = now - k->created_ms;
+	if (!c->s.hs && (age > REKEY_AFTER_MS + (k->initiator ? 0 : 15000) || k->send_ctr > REKEY_AFTER_MSGS))
+		send_init(c);
+}
+
+void session_flush(struct contact *c)
+{
+	struct engine *e = c->e;
+	if (!session_up(c))
+		return;
+	uint64_t now = mono_ms();
+	if ((c->s.peer_ack != c->s.hello_gen || !c->s.hello_sent_ms) && now - c->s.hello_sent_ms >= HELLO_RESEND_MS)
+		send_hello(c);
+	else if (!c->s.hello_sent_ms)
+		send_hello(c);
+	if (!session_up(c))
+		return;
+	uint64_t due_ms = now + KEEPALIVE_MS;
+	if (contact_is_friend(c) && c->peer_accepts) {
+		uint64_t now_us = mono_us();
+		rel_poll(&c->rel, now_us, 64, rel_emit_cb, c);
+		uint64_t next = rel_next_us(&c->rel, now_us);
+		if (next != UINT64_MAX) {
+			uint64_t ms = (next + 999) / 1000;
+			if (ms < due_ms)
+				due_ms = ms;
+		}
+	} else if (c->rel.ack_needed) {
+		rel_poll(&c->rel, mono_us(), 1, rel_emit_cb, c);
+	}
+	if (c->s.peer_ack != c->s.hello_gen && c->s.hello_sent_ms + HELLO_RESEND_MS < due_ms)
+		due_ms = c->s.hello_sent_ms + HELLO_RESEND_MS;
+	uint64_t ka = c->s.last_tx_ms + KEEPALIVE_MS, dead = c->s.last_rx_ms + DEAD_MS + 1;
+	if (ka < due_ms)
+		due_ms = ka;
+	if (dead < due_ms)
+		due_ms = dead;
+	if (!timer_armed(&c->t_tick) || c->t_tick.due_ms > due_ms)
+		timer_at(e->loop, &c->t_tick, due_ms);
+}
