@@ -166,6 +166,7 @@ static void rel_durable(void *arg, uint64_t upto)
 	if (upto > c->durable_logged) {
 		log_append(c, REC_DURABLE, upto, 0, NULL, 0);
 		c->durable_logged = upto;
+		engine_defer(c->e, EV_DURABLE, c, upto, 0, NULL, 0);
 	}
 }
 

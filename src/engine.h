@@ -25,6 +25,7 @@ enum ev_type {
 	EV_ERROR,		/* word, text */
 	EV_INFO,		/* text: a line for people (help, /info) */
 	EV_ADDED,		/* id, name: a contact was added (pinned) */
+	EV_DURABLE,		/* id, msgid: the receiver has everything up to msgid on disk */
 };
 
 struct event {

@@ -125,6 +125,9 @@ void headless_event(void *arg, const struct event *ev)
 	case EV_DELIVERED:
 		fprintf(o, "delivered %s %" PRIu64, ev->id, ev->msgid);
 		break;
+	case EV_DURABLE:
+		fprintf(o, "durable %s %" PRIu64, ev->id, ev->msgid);
+		break;
 	case EV_CONTACT:
 		fputs("contact", o);
 		field(o, ev->id);
