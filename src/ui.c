@@ -167,7 +167,7 @@ hist_cb(void *arg, int outgoing, uint64_t msgid, uint64_t ts, const char *text, 
 	int delivered)
 {
 	struct hist_collect *c = arg;
-	size_t cap = (len < WIN_LINE_MAX ? len : WIN_LINE_MAX) + 1;
+	size_t cap = (len < WIN_LINE_MAX / 2 ? 2 * len : WIN_LINE_MAX) + 1;	/* "^[" */
 	wchar_t *s;
 
 	if (c->n == c->cap) {
@@ -302,8 +302,8 @@ ui_line(struct ui *ui, struct win *w, int kind, const char *fmt, ...)
 	if ((size_t)n >= sizeof(buf))
 		n = sizeof(buf) - 1;
 	size_t at = win_add(w, kind, wall_ms(), 0, buf, (size_t)n, LS_NONE);
-	if (w == ui->active) {
-		if (w->marker == at && ui->focused)
+	if (w == ui->active && ui->focused) {
+		if (w->marker == at)
 			w->marker = at + 1;
 		ui->dirty |= D_CHAT;
 	} else if (w->activity < 1) {

@@ -167,9 +167,7 @@ ui_presence_letter(const struct ui_contact *c)
 		return 'a';
 	if (strcmp(c->status, "busy") == 0)
 		return 'b';
-	if (strcmp(c->status, "online") == 0 || c->status[0] == 0)
-		return 'o';
-	return '?';
+	return 'o';	/* online, or online before its status word came */
 }
 
 static attr_t
@@ -246,9 +244,11 @@ draw_title(struct ui *ui)
 		} else if (c->verified) {
 			x = put_str(t, 0, x, "[verified] ", ui->cols, A_REVERSE);
 		}
-		snprintf(buf, sizeof(buf), "%c %s%s%s ", ui_presence_letter(c), c->online ?
-			 c->status : "offline", c->online && c->path[0] && strcmp(c->path, "-") ?
-			 " " : "", c->online && strcmp(c->path, "-") ? c->path : "");
+		char p = ui_presence_letter(c);
+		snprintf(buf, sizeof(buf), "%c %s%s%s ", p, p == 'o' ? "online" : p == 'a' ? "away" :
+			 p == 'b' ? "busy" : p == '-' ? "offline" : "waiting for an answer",
+			 c->online && c->path[0] && strcmp(c->path, "-") ? " " : "",
+			 c->online && strcmp(c->path, "-") ? c->path : "");
 		x = put_str(t, 0, x, buf, ui->cols, A_REVERSE);
 		x = put_cells(t, 0, x, c->status_text, wcslen(c->status_text), ui->cols, A_REVERSE);
 	} else if (w->id[0] == 0) {

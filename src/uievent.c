@@ -123,8 +123,11 @@ notify(struct ui *ui, struct win *w, size_t at)
 	if (w == ui->active && ui->focused) {
 		if (w->marker == at)
 			w->marker = at + 1;
+		ui->dirty |= D_CHAT;
 		return;
 	}
+	if (w->marker == WIN_NO_MARKER || w->marker > at)
+		w->marker = at;
 	w->unread++;
 	w->activity = 2;
 	if (ui->set.bell)

@@ -52,6 +52,7 @@ win_new(int num, const char *id, const wchar_t *name)
 	}
 	win_set_name(w, name);
 	w->at_bottom = 1;
+	w->marker = WIN_NO_MARKER;
 	w->hist_cursor = UINT64_MAX;
 	w->edit = xcalloc(1, sizeof(*w->edit));
 	edit_init(w->edit);
@@ -68,7 +69,7 @@ win_clear(struct win *w)
 	w->at_bottom = 1;
 	w->anchor = 0;
 	w->skip = 0;
-	w->marker = 0;
+	w->marker = WIN_NO_MARKER;
 	w->from_log = 0;
 }
 
@@ -180,7 +181,7 @@ win_add(struct win *w, int kind, uint64_t ts, uint64_t msgid, const char *text, 
 {
 	struct wline *l;
 	wchar_t *buf;
-	size_t n;
+	size_t n, cap;
 
 	if (is_message(kind)) {
 		size_t stop = w->n > DEDUP_SCAN ? w->n - DEDUP_SCAN : 0;
@@ -193,9 +194,10 @@ win_add(struct win *w, int kind, uint64_t ts, uint64_t msgid, const char *text, 
 			}
 		}
 	}
-	buf = xcalloc(len < WIN_LINE_MAX ? len + 1 : WIN_LINE_MAX + 1, sizeof(*buf));
-	n = text_sanitize(text, len, buf, len < WIN_LINE_MAX ? len + 1 : WIN_LINE_MAX + 1,
-			  TEXT_KEEP_NL);
+	/* a control byte becomes two characters ("^["): room for that, up to WIN_LINE_MAX */
+	cap = (len < WIN_LINE_MAX / 2 ? 2 * len : WIN_LINE_MAX) + 1;
+	buf = xcalloc(cap, sizeof(*buf));
+	n = text_sanitize(text, len, buf, cap, TEXT_KEEP_NL);
 	win_reserve(w, 1, 0);
 	l = &w->lines[w->off + w->n];
 	memset(l, 0, sizeof(*l));
@@ -237,7 +239,8 @@ win_prepend(struct win *w, struct win_old *old, size_t count)
 	w->from_log += count;
 	if (!w->at_bottom)
 		w->anchor += count;
-	w->marker += count;
+	if (w->marker != WIN_NO_MARKER)
+		w->marker += count;
 	/* the old first line may lose its date row */
 	if (w->n > count)
 		win_line(w, count)->gen = w->gen - 1;
@@ -259,7 +262,8 @@ win_trim(struct win *w)
 	}
 	w->off += drop;
 	w->n -= drop;
-	w->marker = w->marker > drop ? w->marker - drop : 0;
+	if (w->marker != WIN_NO_MARKER)
+		w->marker = w->marker > drop ? w->marker - drop : 0;
 	w->hist_lost = 1;
 	w->hist_done = 0;
 	if (w->n)

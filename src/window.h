@@ -30,8 +30,8 @@ enum {
 	WIN_NAME_MAX = 64,	/* characters of a name */
 	WIN_ID_MAX = 80,
 	WIN_PREFIX_MAX = 128,	/* characters of a composed prefix plus suffix */
-	WIN_NONE = -1,
 };
+#define WIN_NO_MARKER SIZE_MAX
 
 struct wline {
 	wchar_t *text;	/* sanitised, NUL-terminated; '\n' kept */
@@ -79,7 +79,8 @@ struct win {
 	int at_bottom;
 	size_t anchor;
 	int skip;
-	size_t marker;		/* first unread line: "---- unread ----" above it when < n */
+	size_t marker;		/* first unread line: "---- unread ----" above it when < n;
+				 * WIN_NO_MARKER when nothing was unread yet */
 	int unread;		/* messages since the window was last looked at */
 	int activity;		/* 0 none, 1 presence and system lines, 2 messages */
 	/* history on disk, paged in from the newest to the oldest */
