@@ -15,7 +15,7 @@ static const char tincan_prologue[] = "tincan v1";
 
 /* Byte offsets of each packet's fields (see noise.h). */
 enum {
-	INIT_SENDER = 4, INIT_E = 8, INIT_MSG = 8, INIT_MAC1 = 116, INIT_MAC2 = 132,
+	INIT_SENDER = 4, INIT_MSG = 8, INIT_MAC1 = 116, INIT_MAC2 = 132,
 	RESP_SENDER = 4, RESP_RECEIVER = 8, RESP_MSG = 12, RESP_MAC1 = 60, RESP_MAC2 = 76,
 	COOKIE_RECEIVER = 4, COOKIE_NONCE = 8, COOKIE_BOX = 32,
 	DATA_RECEIVER = 4, DATA_COUNTER = 8, DATA_BODY = 16,
@@ -51,51 +51,47 @@ struct noise_hs {
 
 /* --- Noise primitives: HASH, HMAC, HKDF, SymmetricState --- */
 
-static void hash_update(crypto_generichash_state *st, const uint8_t *p, size_t n)
+/* out = BLAKE2b-512((key zero-padded to a block) ^ c || a || b) */
+static void hmac_half(uint8_t out[HASHLEN], const uint8_t key[HASHLEN], uint8_t c,
+                      const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {
-	if (n > 0)
-		crypto_generichash_update(st, p, n);
+	crypto_generichash_state st;
+	uint8_t pad[BLOCKLEN];
+	size_t i;
+
+	memset(pad, c, sizeof(pad));
+	for (i = 0; i < HASHLEN; i++)
+		pad[i] ^= key[i];
+	crypto_generichash_init(&st, NULL, 0, HASHLEN);
+	crypto_generichash_update(&st, pad, sizeof(pad));
+	crypto_generichash_update(&st, a, alen);
+	crypto_generichash_update(&st, b, blen);
+	crypto_generichash_final(&st, out, HASHLEN);
+	sodium_memzero(pad, sizeof(pad));
+	sodium_memzero(&st, sizeof(st));
 }
 
 /* HMAC-BLAKE2b (RFC 2104, block 128) with a HASHLEN-byte key over a || b. */
 static void hmac(uint8_t out[HASHLEN], const uint8_t key[HASHLEN], const uint8_t *a, size_t alen,
                  const uint8_t *b, size_t blen)
 {
-	crypto_generichash_state st;
-	uint8_t pad[BLOCKLEN], inner[HASHLEN];
-	size_t i;
+	uint8_t inner[HASHLEN];
 
-	memset(pad, 0x36, sizeof(pad));
-	for (i = 0; i < HASHLEN; i++)
-		pad[i] ^= key[i];
-	crypto_generichash_init(&st, NULL, 0, HASHLEN);
-	hash_update(&st, pad, sizeof(pad));
-	hash_update(&st, a, alen);
-	hash_update(&st, b, blen);
-	crypto_generichash_final(&st, inner, HASHLEN);
-	memset(pad, 0x5c, sizeof(pad));
-	for (i = 0; i < HASHLEN; i++)
-		pad[i] ^= key[i];
-	crypto_generichash_init(&st, NULL, 0, HASHLEN);
-	hash_update(&st, pad, sizeof(pad));
-	hash_update(&st, inner, sizeof(inner));
-	crypto_generichash_final(&st, out, HASHLEN);
-	sodium_memzero(pad, sizeof(pad));
+	hmac_half(inner, key, 0x36, a, alen, b, blen);
+	hmac_half(out, key, 0x5c, inner, sizeof(inner), NULL, 0);
 	sodium_memzero(inner, sizeof(inner));
-	sodium_memzero(&st, sizeof(st));
 }
 
 /* Noise HKDF with two outputs; o1 may alias ck. */
 static void hkdf2(const uint8_t ck[HASHLEN], const uint8_t *ikm, size_t ikmlen,
                   uint8_t o1[HASHLEN], uint8_t o2[HASHLEN])
 {
-	uint8_t temp[HASHLEN], c;
+	static const uint8_t one = 1, two = 2;
+	uint8_t temp[HASHLEN];
 
 	hmac(temp, ck, ikm, ikmlen, NULL, 0);
-	c = 1;
-	hmac(o1, temp, &c, 1, NULL, 0);
-	c = 2;
-	hmac(o2, temp, o1, HASHLEN, &c, 1);
+	hmac(o1, temp, &one, 1, NULL, 0);
+	hmac(o2, temp, o1, HASHLEN, &two, 1);
 	sodium_memzero(temp, sizeof(temp));
 }
 
@@ -104,18 +100,20 @@ static void mix_hash(struct symm *s, const uint8_t *data, size_t n)
 	crypto_generichash_state st;
 
 	crypto_generichash_init(&st, NULL, 0, HASHLEN);
-	hash_update(&st, s->h, HASHLEN);
-	hash_update(&st, data, n);
+	crypto_generichash_update(&st, s->h, HASHLEN);
+	crypto_generichash_update(&st, data, n);
 	crypto_generichash_final(&st, s->h, HASHLEN);
 }
 
-static void symm_init(struct symm *s, const uint8_t *prologue, size_t plen)
+/* InitializeSymmetric, MixHash(prologue), then IK's pre-message: the responder's static rs. */
+static void symm_init(struct symm *s, const uint8_t *prologue, size_t plen, const uint8_t rs[32])
 {
 	memset(s, 0, sizeof(*s));
 	/* The name is shorter than HASHLEN: h = name padded with zeros. */
 	memcpy(s->h, protocol_name, sizeof(protocol_name) - 1);
 	memcpy(s->ck, s->h, HASHLEN);
 	mix_hash(s, prologue, plen);
+	mix_hash(s, rs, 32);
 }
 
 static void mix_key(struct symm *s, const uint8_t *ikm, size_t n)
@@ -132,12 +130,10 @@ static void mix_key(struct symm *s, const uint8_t *ikm, size_t n)
 static int mix_dh(struct symm *s, const uint8_t sk[32], const uint8_t pk[32])
 {
 	uint8_t dh[32];
-	int rc = -1;
+	int rc = crypto_scalarmult(dh, sk, pk) == 0 ? 0 : -1;
 
-	if (crypto_scalarmult(dh, sk, pk) == 0) {
+	if (rc == 0)
 		mix_key(s, dh, sizeof(dh));
-		rc = 0;
-	}
 	sodium_memzero(dh, sizeof(dh));
 	return rc;
 }
@@ -178,13 +174,12 @@ static int decrypt_and_hash(struct symm *s, const uint8_t *ct, size_t n, uint8_t
 
 static void split(const struct symm *s, uint8_t i2r[32], uint8_t r2i[32])
 {
-	uint8_t t1[HASHLEN], t2[HASHLEN];
+	uint8_t t[2][HASHLEN];
 
-	hkdf2(s->ck, NULL, 0, t1, t2);
-	memcpy(i2r, t1, 32);
-	memcpy(r2i, t2, 32);
-	sodium_memzero(t1, sizeof(t1));
-	sodium_memzero(t2, sizeof(t2));
+	hkdf2(s->ck, NULL, 0, t[0], t[1]);
+	memcpy(i2r, t[0], 32);  /* truncated to cipher keys */
+	memcpy(r2i, t[1], 32);
+	sodium_memzero(t, sizeof(t));
 }
 
 /* --- IK messages, shared by tincan's framing and the known-answer hook --- */
@@ -214,15 +209,11 @@ static int ik_read1(struct symm *s, const uint8_t my_sk[32], const uint8_t *msg,
 	mix_hash(s, re, 32);
 	if (mix_dh(s, my_sk, re) != 0 || decrypt_and_hash(s, msg + 32, 32, s_pub) != 0)
 		return -1;
-	if (ed_static) {
-		if (id_pk_to_x25519(s_pub, rs) != 0)
-			return -1;
-	} else {
-		memcpy(rs, s_pub, 32);
-	}
-	if (mix_dh(s, my_sk, rs) != 0 || decrypt_and_hash(s, msg + 80, plen, pl) != 0)
+	if (ed_static && id_pk_to_x25519(s_pub, rs) != 0)
 		return -1;
-	return 0;
+	if (!ed_static)
+		memcpy(rs, s_pub, 32);
+	return mix_dh(s, my_sk, rs) != 0 || decrypt_and_hash(s, msg + 80, plen, pl) != 0 ? -1 : 0;
 }
 
 /* <- e, ee, se, payload. msg = e(32) || enc payload(plen + 16). */
@@ -249,15 +240,21 @@ static int ik_read2(struct symm *s, const uint8_t e_sk[32], const uint8_t s_sk[3
 
 /* --- mac1 / mac2 / cookies --- */
 
+static void put_hdr(uint8_t *p, int type)
+{
+	p[0] = NOISE_WIRE_VERSION;
+	p[1] = (uint8_t)type;
+	p[2] = p[3] = 0;
+}
+
 /* BLAKE2b-256(label(8) || xpk) */
 static void label_key(const char *label, const uint8_t xpk[32], uint8_t key[32])
 {
-	crypto_generichash_state st;
+	uint8_t in[40];
 
-	crypto_generichash_init(&st, NULL, 0, 32);
-	crypto_generichash_update(&st, (const uint8_t *)label, 8);
-	crypto_generichash_update(&st, xpk, 32);
-	crypto_generichash_final(&st, key, 32);
+	memcpy(in, label, 8);
+	memcpy(in + 8, xpk, 32);
+	crypto_generichash(key, 32, in, sizeof(in), NULL, 0);
 }
 
 /* keyed BLAKE2b-128 */
@@ -277,18 +274,11 @@ static int mac_ok(const uint8_t *key, size_t keylen, const uint8_t *p, size_t n,
 int noise_mac1_ok(const struct identity *me, const uint8_t *pkt, size_t len)
 {
 	uint8_t key[32];
-	size_t off;
+	int type = noise_pkt_type(pkt, len);
+	size_t off = type == NOISE_INIT ? INIT_MAC1 : RESP_MAC1;
 
-	switch (noise_pkt_type(pkt, len)) {
-	case NOISE_INIT:
-		off = INIT_MAC1;
-		break;
-	case NOISE_RESP:
-		off = RESP_MAC1;
-		break;
-	default:
+	if (type != NOISE_INIT && type != NOISE_RESP)
 		return 0;
-	}
 	label_key("mac1----", me->xpk, key);
 	return mac_ok(key, sizeof(key), pkt, off, pkt + off);
 }
@@ -319,14 +309,19 @@ static void cookie_make(struct noise_cookie_checker *cc, const void *src, size_t
 	mac16(cookie, cc->secret, sizeof(cc->secret), src, srclen);
 }
 
+static int init_mac1_ok(const struct noise_cookie_checker *cc, const uint8_t *pkt, size_t len)
+{
+	return noise_pkt_type(pkt, len) == NOISE_INIT &&
+	       mac_ok(cc->mac1_key, sizeof(cc->mac1_key), pkt, INIT_MAC1, pkt + INIT_MAC1);
+}
+
 int noise_mac2_ok(struct noise_cookie_checker *cc, const uint8_t *pkt, size_t len,
                   const void *src, size_t srclen)
 {
 	uint8_t cookie[16];
 	int ok;
 
-	if (noise_pkt_type(pkt, len) != NOISE_INIT ||
-	    !mac_ok(cc->mac1_key, sizeof(cc->mac1_key), pkt, INIT_MAC1, pkt + INIT_MAC1))
+	if (!init_mac1_ok(cc, pkt, len))
 		return 0;
 	cookie_make(cc, src, srclen, cookie);
 	ok = mac_ok(cookie, sizeof(cookie), pkt, INIT_MAC2, pkt + INIT_MAC2);
@@ -339,13 +334,10 @@ int noise_cookie_reply(struct noise_cookie_checker *cc, const uint8_t *pkt, size
 {
 	uint8_t cookie[16];
 
-	if (noise_pkt_type(pkt, len) != NOISE_INIT ||
-	    !mac_ok(cc->mac1_key, sizeof(cc->mac1_key), pkt, INIT_MAC1, pkt + INIT_MAC1))
+	if (!init_mac1_ok(cc, pkt, len))
 		return -1;
 	cookie_make(cc, src, srclen, cookie);
-	out[0] = NOISE_WIRE_VERSION;
-	out[1] = NOISE_COOKIE;
-	out[2] = out[3] = 0;
+	put_hdr(out, NOISE_COOKIE);
 	memcpy(out + COOKIE_RECEIVER, pkt + INIT_SENDER, 4);
 	randombytes_buf(out + COOKIE_NONCE, 24);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(out + COOKIE_BOX, NULL, cookie, sizeof(cookie),
@@ -363,22 +355,24 @@ int noise_cookie_consume(const struct noise_hs *hs, const uint8_t *pkt, size_t l
 	    get_u32(pkt + COOKIE_RECEIVER) != hs->local_idx)
 		return -1;
 	label_key("cookie--", hs->rs, key);
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(cookie16, NULL, NULL, pkt + COOKIE_BOX, 32,
-	                                               hs->sent_mac1, 16, pkt + COOKIE_NONCE, key) != 0)
-		return -1;
-	return 0;
+	/* libsodium returns 0, or -1 when the box does not open */
+	return crypto_aead_xchacha20poly1305_ietf_decrypt(cookie16, NULL, NULL, pkt + COOKIE_BOX, 32,
+	                                                  hs->sent_mac1, 16, pkt + COOKIE_NONCE, key);
 }
 
 /* --- handshake state and keypairs --- */
 
+/* Guarded, zeroed memory for secrets (sodium_free wipes it). */
+static void *secret_alloc(size_t n)
+{
+	void *p = sodium_init() < 0 ? NULL : sodium_malloc(n);
+
+	return p != NULL ? memset(p, 0, n) : NULL;
+}
+
 struct noise_hs *noise_hs_new(void)
 {
-	struct noise_hs *hs;
-
-	if (sodium_init() < 0 || (hs = sodium_malloc(sizeof(*hs))) == NULL)
-		return NULL;
-	memset(hs, 0, sizeof(*hs));
-	return hs;
+	return secret_alloc(sizeof(struct noise_hs));
 }
 
 void noise_hs_clear(struct noise_hs *hs)
@@ -399,12 +393,7 @@ uint32_t noise_hs_local_idx(const struct noise_hs *hs)
 
 struct noise_keypair *noise_kp_new(void)
 {
-	struct noise_keypair *kp;
-
-	if (sodium_init() < 0 || (kp = sodium_malloc(sizeof(*kp))) == NULL)
-		return NULL;
-	memset(kp, 0, sizeof(*kp));
-	return kp;
+	return secret_alloc(sizeof(struct noise_keypair));
 }
 
 void noise_kp_free(struct noise_keypair *kp)
@@ -416,21 +405,11 @@ static void kp_fill(struct noise_keypair *kp, const struct symm *s, int initiato
                     uint32_t local_idx, uint32_t remote_idx)
 {
 	memset(kp, 0, sizeof(*kp));
-	if (initiator)
-		split(s, kp->send_key, kp->recv_key);
-	else
-		split(s, kp->recv_key, kp->send_key);
+	split(s, initiator ? kp->send_key : kp->recv_key, initiator ? kp->recv_key : kp->send_key);
 	kp->local_idx = local_idx;
 	kp->remote_idx = remote_idx;
 	kp->created_ms = mono_ms();
 	kp->initiator = initiator;
-}
-
-static void put_hdr(uint8_t *p, int type)
-{
-	p[0] = NOISE_WIRE_VERSION;
-	p[1] = (uint8_t)type;
-	p[2] = p[3] = 0;
 }
 
 static void now_ts(uint8_t ts[NOISE_TS_LEN])
@@ -447,12 +426,13 @@ int noise_ts_cmp(const uint8_t a[NOISE_TS_LEN], const uint8_t b[NOISE_TS_LEN])
 	return memcmp(a, b, NOISE_TS_LEN);
 }
 
-static int init_create(struct noise_hs *hs, const struct identity *me, const uint8_t peer_pk[32],
-                       uint32_t sender_idx, const uint8_t *cookie16, const uint8_t *fixed_e,
-                       const uint8_t *fixed_ts, uint8_t *out)
+/* noise_init_create with the ephemeral secret and timestamp given (noise_init_create draws them). */
+int noise_init_create_det(struct noise_hs *hs, const struct identity *me, const uint8_t peer_pk[32],
+                          uint32_t sender_idx, const uint8_t *cookie16, const uint8_t e_sk[32],
+                          const uint8_t ts[NOISE_TS_LEN], uint8_t out[NOISE_INIT_LEN])
 {
 	struct symm s;
-	uint8_t rs[32], e_sk[32], ts[NOISE_TS_LEN], key[32];
+	uint8_t rs[32], key[32];
 	int rc = -1;
 
 	if (hs == NULL || me == NULL || me->xsk == NULL || sender_idx == 0)
@@ -460,27 +440,16 @@ static int init_create(struct noise_hs *hs, const struct identity *me, const uin
 	noise_hs_clear(hs);
 	if (id_pk_to_x25519(peer_pk, rs) != 0)
 		return -1;
-	if (fixed_e != NULL)
-		memcpy(e_sk, fixed_e, 32);
-	else
-		randombytes_buf(e_sk, sizeof(e_sk));
-	if (fixed_ts != NULL)
-		memcpy(ts, fixed_ts, sizeof(ts));
-	else
-		now_ts(ts);
-
 	put_hdr(out, NOISE_INIT);
 	put_u32(out + INIT_SENDER, sender_idx);
-	symm_init(&s, (const uint8_t *)tincan_prologue, sizeof(tincan_prologue) - 1);
-	mix_hash(&s, rs, 32);  /* pre-message: <- s */
-	if (ik_write1(&s, rs, me->xsk, me->pk, e_sk, ts, sizeof(ts), out + INIT_MSG) != 0)
+	symm_init(&s, (const uint8_t *)tincan_prologue, sizeof(tincan_prologue) - 1, rs);
+	if (ik_write1(&s, rs, me->xsk, me->pk, e_sk, ts, NOISE_TS_LEN, out + INIT_MSG) != 0)
 		goto out;
 	label_key("mac1----", rs, key);
 	mac16(out + INIT_MAC1, key, sizeof(key), out, INIT_MAC1);
+	memset(out + INIT_MAC2, 0, 16);
 	if (cookie16 != NULL)
 		mac16(out + INIT_MAC2, cookie16, 16, out, INIT_MAC2);
-	else
-		memset(out + INIT_MAC2, 0, 16);
 
 	hs->state = HS_INIT_SENT;
 	hs->local_idx = sender_idx;
@@ -493,7 +462,6 @@ static int init_create(struct noise_hs *hs, const struct identity *me, const uin
 	rc = 0;
 out:
 	sodium_memzero(&s, sizeof(s));
-	sodium_memzero(e_sk, sizeof(e_sk));
 	if (rc != 0)
 		memset(out, 0, NOISE_INIT_LEN);
 	return rc;
@@ -502,14 +470,14 @@ out:
 int noise_init_create(struct noise_hs *hs, const struct identity *me, const uint8_t peer_pk[32],
                       uint32_t sender_idx, const uint8_t *cookie16, uint8_t out[NOISE_INIT_LEN])
 {
-	return init_create(hs, me, peer_pk, sender_idx, cookie16, NULL, NULL, out);
-}
+	uint8_t e_sk[32], ts[NOISE_TS_LEN];
+	int rc;
 
-int noise_init_create_det(struct noise_hs *hs, const struct identity *me, const uint8_t peer_pk[32],
-                          uint32_t sender_idx, const uint8_t *cookie16, const uint8_t e_sk[32],
-                          const uint8_t ts[NOISE_TS_LEN], uint8_t out[NOISE_INIT_LEN])
-{
-	return init_create(hs, me, peer_pk, sender_idx, cookie16, e_sk, ts, out);
+	randombytes_buf(e_sk, sizeof(e_sk));
+	now_ts(ts);
+	rc = noise_init_create_det(hs, me, peer_pk, sender_idx, cookie16, e_sk, ts, out);
+	sodium_memzero(e_sk, sizeof(e_sk));
+	return rc;
 }
 
 int noise_init_consume(struct noise_hs *hs, const struct identity *me, const uint8_t *pkt, size_t len,
@@ -517,23 +485,19 @@ int noise_init_consume(struct noise_hs *hs, const struct identity *me, const uin
 {
 	struct symm s;
 	uint8_t s_pub[32], rs[32], re[32], t[NOISE_TS_LEN];
-	uint32_t sender;
 	int rc = -1;
 
 	if (hs == NULL || me == NULL || me->xsk == NULL)
 		return -1;
 	noise_hs_clear(hs);
-	if (noise_pkt_type(pkt, len) != NOISE_INIT || !noise_mac1_ok(me, pkt, len))
+	if (!noise_mac1_ok(me, pkt, len) || noise_pkt_type(pkt, len) != NOISE_INIT ||
+	    get_u32(pkt + INIT_SENDER) == 0)
 		return -1;
-	sender = get_u32(pkt + INIT_SENDER);
-	if (sender == 0)
-		return -1;
-	symm_init(&s, (const uint8_t *)tincan_prologue, sizeof(tincan_prologue) - 1);
-	mix_hash(&s, me->xpk, 32);
+	symm_init(&s, (const uint8_t *)tincan_prologue, sizeof(tincan_prologue) - 1, me->xpk);
 	if (ik_read1(&s, me->xsk, pkt + INIT_MSG, sizeof(t), 1, s_pub, rs, re, t) != 0)
 		goto out;
 	hs->state = HS_INIT_RECEIVED;
-	hs->remote_idx = sender;
+	hs->remote_idx = get_u32(pkt + INIT_SENDER);
 	hs->ss = s;
 	memcpy(hs->rs, rs, 32);
 	memcpy(hs->re, re, 32);
@@ -573,22 +537,18 @@ out:
 int noise_resp_consume(struct noise_hs *hs, const uint8_t *pkt, size_t len, struct noise_keypair *kp)
 {
 	struct symm s;
-	uint32_t sender;
 	int rc = -1;
 
 	if (hs == NULL || kp == NULL || hs->state != HS_INIT_SENT ||
-	    noise_pkt_type(pkt, len) != NOISE_RESP ||
+	    noise_pkt_type(pkt, len) != NOISE_RESP || get_u32(pkt + RESP_SENDER) == 0 ||
 	    get_u32(pkt + RESP_RECEIVER) != hs->local_idx ||
 	    !mac_ok(hs->my_mac1_key, 32, pkt, RESP_MAC1, pkt + RESP_MAC1))
-		return -1;
-	sender = get_u32(pkt + RESP_SENDER);
-	if (sender == 0)
 		return -1;
 	/* Work on a copy: a forged RESP must leave the handshake intact. */
 	s = hs->ss;
 	if (ik_read2(&s, hs->e_sk, hs->s_sk, pkt + RESP_MSG, 0, NULL) != 0)
 		goto out;
-	kp_fill(kp, &s, 1, hs->local_idx, sender);
+	kp_fill(kp, &s, 1, hs->local_idx, get_u32(pkt + RESP_SENDER));
 	noise_hs_clear(hs);
 	rc = 0;
 out:
@@ -639,9 +599,7 @@ int noise_encrypt(struct noise_keypair *kp, const uint8_t *pt, size_t n, uint8_t
 	uint64_t ctr;
 
 	if (kp == NULL || out == NULL || (pt == NULL && n > 0) || n > NOISE_MAX_PLAINTEXT ||
-	    cap < n + NOISE_DATA_OVERHEAD)
-		return -1;
-	if (kp->send_ctr >= REJECT_AFTER_MSGS || kp_expired(kp))
+	    cap < n + NOISE_DATA_OVERHEAD || kp->send_ctr >= REJECT_AFTER_MSGS || kp_expired(kp))
 		return -1;
 	ctr = kp->send_ctr++;
 	put_hdr(out, NOISE_DATA);
@@ -663,10 +621,8 @@ int noise_decrypt(struct noise_keypair *kp, const uint8_t *pkt, size_t len, uint
 	    get_u32(pkt + DATA_RECEIVER) != kp->local_idx || kp_expired(kp))
 		return -1;
 	n = len - NOISE_DATA_OVERHEAD;
-	if (cap < n || (pt == NULL && n > 0))
-		return -1;
 	ctr = get_u64(pkt + DATA_COUNTER);
-	if (!replay_ok(&kp->rw, ctr))
+	if (cap < n || (pt == NULL && n > 0) || !replay_ok(&kp->rw, ctr))
 		return -1;
 	make_nonce(nonce, ctr);
 	if (crypto_aead_chacha20poly1305_ietf_decrypt(n ? pt : &dummy, NULL, NULL, pkt + DATA_BODY,
@@ -679,34 +635,25 @@ int noise_decrypt(struct noise_keypair *kp, const uint8_t *pkt, size_t len, uint
 
 int noise_pkt_type(const uint8_t *pkt, size_t len)
 {
+	static const size_t exact[] = { 0, NOISE_INIT_LEN, NOISE_RESP_LEN, NOISE_COOKIE_LEN };
+
 	if (pkt == NULL || len < 4 || pkt[0] != NOISE_WIRE_VERSION || pkt[2] != 0 || pkt[3] != 0)
 		return -1;
-	switch (pkt[1]) {
-	case NOISE_INIT:
-		return len == NOISE_INIT_LEN ? NOISE_INIT : -1;
-	case NOISE_RESP:
-		return len == NOISE_RESP_LEN ? NOISE_RESP : -1;
-	case NOISE_COOKIE:
-		return len == NOISE_COOKIE_LEN ? NOISE_COOKIE : -1;
-	case NOISE_DATA:
+	if (pkt[1] == NOISE_DATA)
 		return len >= NOISE_DATA_OVERHEAD && len <= NOISE_MAX_PACKET ? NOISE_DATA : -1;
-	default:
-		return -1;
-	}
+	if (pkt[1] >= NOISE_INIT && pkt[1] <= NOISE_COOKIE && len == exact[pkt[1]])
+		return pkt[1];
+	return -1;
 }
 
 uint32_t noise_pkt_receiver_idx(const uint8_t *pkt, size_t len)
 {
-	switch (noise_pkt_type(pkt, len)) {
-	case NOISE_RESP:
+	int type = noise_pkt_type(pkt, len);
+
+	_Static_assert(COOKIE_RECEIVER == DATA_RECEIVER, "same offset");
+	if (type == NOISE_RESP)
 		return get_u32(pkt + RESP_RECEIVER);
-	case NOISE_COOKIE:
-		return get_u32(pkt + COOKIE_RECEIVER);
-	case NOISE_DATA:
-		return get_u32(pkt + DATA_RECEIVER);
-	default:
-		return 0;
-	}
+	return type == NOISE_COOKIE || type == NOISE_DATA ? get_u32(pkt + DATA_RECEIVER) : 0;
 }
 
 /* --- known-answer hook --- */
@@ -715,18 +662,15 @@ int noise_ik_kat(struct noise_ik_kat *v)
 {
 	struct symm si, sr;
 	uint8_t ipub[32], rpub[32], s_pub[32], rs[32], re[32], pl[NOISE_KAT_MAXPAYLOAD];
-	uint8_t ik1[32], ik2[32], rk1[32], rk2[32];
+	uint8_t k[4][32];  /* initiator's i2r, r2i; responder's i2r, r2i */
 	int rc = -1;
 
-	if (v->payload1_len > NOISE_KAT_MAXPAYLOAD || v->payload2_len > NOISE_KAT_MAXPAYLOAD)
-		return -1;
-	if (crypto_scalarmult_base(ipub, v->init_static) != 0 ||
+	if (v->payload1_len > NOISE_KAT_MAXPAYLOAD || v->payload2_len > NOISE_KAT_MAXPAYLOAD ||
+	    crypto_scalarmult_base(ipub, v->init_static) != 0 ||
 	    crypto_scalarmult_base(rpub, v->resp_static) != 0)
 		return -1;
-	symm_init(&si, v->prologue, v->prologue_len);
-	symm_init(&sr, v->prologue, v->prologue_len);
-	mix_hash(&si, rpub, 32);
-	mix_hash(&sr, rpub, 32);
+	symm_init(&si, v->prologue, v->prologue_len, rpub);
+	sr = si;
 	if (ik_write1(&si, rpub, v->init_static, ipub, v->init_ephemeral, v->payload1, v->payload1_len,
 	              v->msg1) != 0)
 		goto out;
@@ -740,20 +684,17 @@ int noise_ik_kat(struct noise_ik_kat *v)
 	if (ik_read2(&si, v->init_ephemeral, v->init_static, v->msg2, v->payload2_len, pl) != 0 ||
 	    memcmp(pl, v->payload2, v->payload2_len) != 0 || memcmp(si.h, sr.h, HASHLEN) != 0)
 		goto out;
-	split(&si, ik1, ik2);
-	split(&sr, rk1, rk2);
-	if (memcmp(ik1, rk1, 32) != 0 || memcmp(ik2, rk2, 32) != 0)
+	split(&si, k[0], k[1]);
+	split(&sr, k[2], k[3]);
+	if (memcmp(k[0], k[2], 32) != 0 || memcmp(k[1], k[3], 32) != 0)
 		goto out;
 	memcpy(v->hash, si.h, HASHLEN);
-	memcpy(v->i2r, ik1, 32);
-	memcpy(v->r2i, ik2, 32);
+	memcpy(v->i2r, k[0], 32);
+	memcpy(v->r2i, k[1], 32);
 	rc = 0;
 out:
 	sodium_memzero(&si, sizeof(si));
 	sodium_memzero(&sr, sizeof(sr));
-	sodium_memzero(ik1, sizeof(ik1));
-	sodium_memzero(ik2, sizeof(ik2));
-	sodium_memzero(rk1, sizeof(rk1));
-	sodium_memzero(rk2, sizeof(rk2));
+	sodium_memzero(k, sizeof(k));
 	return rc;
 }

@@ -256,6 +256,12 @@ static void test_keyfile(void)
 	CHECK(identity_load_or_create(path, &id2, NULL, err, sizeof(err)) == IDENTITY_WARN_MODE);
 	CHECK(strstr(err, "chmod") != NULL && id2.sk != NULL && memcmp(id.pk, id2.pk, 32) == 0);
 	identity_free(&id2);
+	CHECK(chmod(path, 0640) == 0);  /* group alone is too much as well */
+	CHECK(identity_load_or_create(path, &id2, NULL, err, sizeof(err)) == IDENTITY_WARN_MODE);
+	identity_free(&id2);
+	CHECK(chmod(path, 0600) == 0);
+	CHECK(identity_load_or_create(path, &id2, NULL, err, sizeof(err)) == 0);
+	identity_free(&id2);
 
 	/* corruptions: each one rejected with a message, nothing usable returned */
 	{

@@ -72,6 +72,8 @@ static void test_handshake_and_data(void)
 
 	CHECK(ka != NULL && kb != NULL);
 	CHECK(handshake(&alice, &bob, ka, kb) == 0);
+	if (failures)
+		goto out;  /* nothing below makes sense without a session */
 	CHECK(ka->initiator == 1 && kb->initiator == 0);
 	CHECK(ka->local_idx == 0x11111111 && ka->remote_idx == 0x22222222);
 	CHECK(kb->local_idx == 0x22222222 && kb->remote_idx == 0x11111111);
@@ -94,6 +96,9 @@ static void test_handshake_and_data(void)
 
 	/* tampered byte anywhere: rejected; the untouched packet still decrypts afterwards */
 	n = noise_encrypt(ka, msg, 40, pkt, sizeof(pkt));
+	CHECK(n == 72);
+	if (n != 72)
+		goto out;
 	for (i = 0; i < (size_t)n; i++) {
 		pkt[i] ^= 0x20;
 		CHECK(noise_decrypt(kb, pkt, (size_t)n, pt, sizeof(pt)) == -1);
@@ -135,9 +140,52 @@ static void test_handshake_and_data(void)
 	CHECK(noise_encrypt(ka, msg, 1, pkt, sizeof(pkt)) == -1);
 	ka->created_ms = mono_ms() - REJECT_AFTER_MS + 1000;
 	CHECK(noise_encrypt(ka, msg, 1, pkt, sizeof(pkt)) == 33);
-
+out:
 	noise_kp_free(ka);
 	noise_kp_free(kb);
+}
+
+/* The DATA layout against libsodium directly: header, big-endian counter on the wire, nonce =
+ * 4 zero bytes || little-endian counter, AD = the 16 header bytes. */
+static void test_data_format(void)
+{
+	struct noise_keypair *k = noise_kp_new(), *r = noise_kp_new();
+	uint8_t pkt[64], want[64], nonce[12] = { 0, 0, 0, 0, 8, 7, 6, 5, 4, 3, 2, 1 }, pt[16];
+	unsigned long long clen;
+
+	memset(k->send_key, 0x55, 32);
+	k->remote_idx = 0xa1b2c3d4;
+	k->send_ctr = 0x0102030405060708ULL;
+	k->created_ms = mono_ms();
+	CHECK(noise_encrypt(k, (const uint8_t *)"hello", 5, pkt, sizeof(pkt)) == 37);
+	unhex("f1040000a1b2c3d40102030405060708", want, 16);
+	crypto_aead_chacha20poly1305_ietf_encrypt(want + 16, &clen, (const uint8_t *)"hello", 5,
+	                                          want, 16, NULL, nonce, k->send_key);
+	CHECK(clen == 21 && memcmp(pkt, want, 37) == 0);
+	CHECK(k->send_ctr == 0x0102030405060709ULL);
+	memset(r->recv_key, 0x55, 32);
+	r->local_idx = 0xa1b2c3d4;
+	r->created_ms = mono_ms();
+	CHECK(noise_decrypt(r, want, 37, pt, sizeof(pt)) == 5 && memcmp(pt, "hello", 5) == 0);
+	r->local_idx = 0xa1b2c3d5;
+	CHECK(noise_decrypt(r, want, 37, pt, sizeof(pt)) == -1);  /* not our index */
+	r->local_idx = 0xa1b2c3d4;
+	/* counters a sender may not use are refused even with a valid tag */
+	{
+		static const uint64_t ctrs[] = { REJECT_AFTER_MSGS - 1, REJECT_AFTER_MSGS, UINT64_MAX };
+		size_t q, b;
+
+		for (q = 0; q < 3; q++) {
+			put_u64(want + 8, ctrs[q]);
+			for (b = 0; b < 8; b++)
+				nonce[4 + b] = (uint8_t)(ctrs[q] >> (8 * b));
+			crypto_aead_chacha20poly1305_ietf_encrypt(want + 16, &clen, (const uint8_t *)"hello",
+			                                          5, want, 16, NULL, nonce, k->send_key);
+			CHECK(noise_decrypt(r, want, 37, pt, sizeof(pt)) == (q == 0 ? 5 : -1));
+		}
+	}
+	noise_kp_free(k);
+	noise_kp_free(r);
 }
 
 /* Packets at chosen counters, delivered in a scrambled order, checked against a plain model. */
@@ -150,6 +198,8 @@ static void test_replay_window(void)
 	int any = 0, n, ok, want, i;
 
 	CHECK(handshake(&alice, &bob, ka, kb) == 0);
+	if (failures)
+		goto out;
 	/* reordered inside the window: each accepted once */
 	for (i = 99; i >= 0; i--) {
 		ka->send_ctr = (uint64_t)i;
@@ -194,6 +244,39 @@ static void test_replay_window(void)
 	ka->send_ctr = top + 10000 - REPLAY_WINDOW;
 	n = noise_encrypt(ka, (const uint8_t *)"z", 1, pkt, sizeof(pkt));
 	CHECK(noise_decrypt(kb, pkt, (size_t)n, pt, sizeof(pt)) == -1);
+
+	/* jumps of whole rings and more: stale bits must not reject fresh counters after them */
+	{
+		static const uint64_t jumps[] = { 64 * REPLAY_WORDS, 64 * REPLAY_WORDS + 1,
+			64 * REPLAY_WORDS - 1, 100 * 64, 64 * 64 * 64 + 5, 1ULL << 40 };
+		uint64_t base, j;
+		size_t q;
+
+		for (q = 0; q < sizeof(jumps) / sizeof(jumps[0]); q++) {
+			noise_kp_free(kb);
+			kb = noise_kp_new();
+			CHECK(handshake(&alice, &bob, ka, kb) == 0);
+			base = 10000;
+			for (j = base - REPLAY_WINDOW + 1; j <= base; j++) {  /* fill the ring */
+				ka->send_ctr = j;
+				n = noise_encrypt(ka, (const uint8_t *)"w", 1, pkt, sizeof(pkt));
+				CHECK(noise_decrypt(kb, pkt, (size_t)n, pt, sizeof(pt)) == 1);
+			}
+			ka->send_ctr = base + jumps[q];
+			n = noise_encrypt(ka, (const uint8_t *)"w", 1, pkt, sizeof(pkt));
+			CHECK(noise_decrypt(kb, pkt, (size_t)n, pt, sizeof(pt)) == 1);
+			ok = 1;
+			for (j = base + jumps[q] - REPLAY_WINDOW + 1; j < base + jumps[q]; j++) {
+				if (j <= base)
+					continue;  /* already seen before the jump */
+				ka->send_ctr = j;
+				n = noise_encrypt(ka, (const uint8_t *)"w", 1, pkt, sizeof(pkt));
+				ok &= noise_decrypt(kb, pkt, (size_t)n, pt, sizeof(pt)) == 1;
+			}
+			CHECK(ok);
+		}
+	}
+out:
 	free(seen);
 	noise_kp_free(ka);
 	noise_kp_free(kb);
@@ -271,6 +354,11 @@ static void test_bad_handshakes(void)
 		CHECK(noise_mac1_ok(&bob, init2, sizeof(init2)) == 1);
 		CHECK(noise_init_consume(hr, &bob, init2, sizeof(init2), peer, ts) == -1);
 	}
+	/* a genuine INIT with a broken mac1 is dropped before any DH */
+	memcpy(init2, init, sizeof(init));
+	init2[120] ^= 1;
+	CHECK(noise_init_consume(hr, &bob, init2, sizeof(init2), peer, ts) == -1);
+	CHECK(noise_init_consume(hr, &bob, init, sizeof(init), peer, ts) == 0);
 	/* truncated, or with a bad header */
 	for (i = 0; i < sizeof(init); i++)
 		CHECK(noise_init_consume(hr, &bob, init, i, peer, ts) == -1);
@@ -305,6 +393,10 @@ static void test_bad_handshakes(void)
 	crypto_generichash(bad + 60, 16, bad, 60, key, 32);
 	CHECK(noise_resp_consume(h2, bad, sizeof(bad), kp) == -1);
 	CHECK(noise_hs_local_idx(h2) == 200);  /* a failed RESP leaves the handshake alive */
+	memcpy(bad, resp, sizeof(resp));
+	put_u32(bad + 8, 101);  /* genuine RESP, receiver index changed, mac1 redone */
+	crypto_generichash(bad + 60, 16, bad, 60, key, 32);
+	CHECK(noise_resp_consume(h1, bad, sizeof(bad), kp) == -1);
 	/* tampered or truncated RESP to h1 fails, then the real one still completes (mac2, the
 	 * last 16 bytes, only matters to a responder under load and is not checked here) */
 	for (i = 0; i < sizeof(resp); i++) {
@@ -514,6 +606,7 @@ int main(void)
 	make_id(3, &carol);
 	test_headers();
 	test_handshake_and_data();
+	test_data_format();
 	test_replay_window();
 	test_init_replay();
 	test_bad_handshakes();
