@@ -94,7 +94,8 @@ int noise_resp_consume(struct noise_hs *hs, const uint8_t *pkt, size_t len, stru
 /* Responder, step 1: check mac1, decrypt; give the initiator's Ed25519 key and its timestamp.
  * The caller decides whether it accepts this peer and whether ts is newer than the last one it
  * saw from that peer (noise_ts_cmp(ts, last) > 0; a replayed INIT fails that test), then calls
- * step 2. 0 ok, -1 reject (hs is wiped). */
+ * step 2, or noise_hs_clear(hs) to drop it. 0 ok, -1 reject (hs is wiped). The timestamp comes
+ * from the initiator's wall clock: a peer whose clock steps back is refused until it catches up. */
 int noise_init_consume(struct noise_hs *hs, const struct identity *me, const uint8_t *pkt, size_t len,
                        uint8_t peer_pk[32], uint8_t ts[NOISE_TS_LEN]);
 /* Responder, step 2: build RESP into out (92 bytes) and fill kp (initiator=0); wipes hs. */
