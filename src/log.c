@@ -27,6 +27,7 @@ void log_set_file(int fd)
 	log_fd = fd;
 }
 
+__attribute__((format(printf, 2, 0)))
 static void vlog(int pri, const char *fmt, va_list ap)
 {
 	char raw[1024], out[2048];

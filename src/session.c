@@ -12,12 +12,11 @@
 #include <sodium.h>
 
 #include "engine_int.h"
+#include "hello.h"
 #include "log.h"
 #include "util.h"
 
 enum {
-	HELLO_ACCEPT = 1 << 0,		/* you are my contact */
-	HELLO_REQUEST = 1 << 1,		/* I ask to be yours (text is the request) */
 	MAX_STRANGERS = 32,
 	RX_BATCH = 256,
 };
@@ -249,21 +248,14 @@ void session_drop(struct contact *c)
 static void send_hello(struct contact *c)
 {
 	struct engine *e = c->e;
-	uint8_t body[16 + CONTACT_NAME_MAX + 256], pkt[sizeof(body) + 8];
+	struct hello h = { .gen = c->s.hello_gen, .ack = c->s.peer_gen, .status = (uint8_t)e->status };
+	uint8_t body[HELLO_MAX], pkt[HELLO_MAX + 8];
 	int friend = contact_is_friend(c);
-	const char *text = friend ? (c->peer_accepts ? e->status_text : c->request_text) : "";
-	size_t nl = strlen(e->nick), tl = strlen(text);
-	if (tl > 255)
-		tl = 255;
-	put_u32(body, c->s.hello_gen);
-	put_u32(body + 4, c->s.peer_gen);
-	body[8] = (uint8_t)((friend ? HELLO_ACCEPT | HELLO_REQUEST : 0));
-	body[9] = (uint8_t)e->status;
-	body[10] = (uint8_t)nl;
-	memcpy(body + 11, e->nick, nl);
-	body[11 + nl] = (uint8_t)tl;
-	memcpy(body + 12 + nl, text, tl);
-	size_t n = frame_put(pkt, sizeof(pkt), 0, FR_HELLO, body, 12 + nl + tl);
+	h.flags = friend ? HELLO_ACCEPT | HELLO_REQUEST : 0;
+	str_copy(h.nick, e->nick, sizeof(h.nick));
+	str_copy(h.text, friend ? (c->peer_accepts ? e->status_text : c->request_text) : "", sizeof(h.text));
+	size_t n = hello_build(&h, body, sizeof(body));
+	n = frame_put(pkt, sizeof(pkt), 0, FR_HELLO, body, n);
 	send_frames(c, pkt, n);
 	c->s.hello_sent_ms = mono_ms();
 }
@@ -282,67 +274,38 @@ void session_bye(struct contact *c)
 	send_frames(c, pkt, n);
 }
 
-static int valid_text(const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i] < 0x20 || p[i] == 0x7f)
-			return 0;
-	return 1;
-}
-
 static void on_hello(struct contact *c, const uint8_t *b, size_t n)
 {
 	struct engine *e = c->e;
-	if (n < 12)
+	struct hello h;
+	if (hello_parse(b, n, &h) < 0 || h.status > ST_INVISIBLE || h.status == ST_OFFLINE)
 		return;
-	uint32_t gen = get_u32(b), ack = get_u32(b + 4);
-	uint8_t flags = b[8], st = b[9];
-	size_t nl = b[10];
-	if (11 + nl + 1 > n)
+	c->s.peer_ack = h.ack;
+	if (h.gen == c->s.peer_gen && c->s.peer_hello)
 		return;
-	size_t tl = b[11 + nl];
-	if (12 + nl + tl > n || st > ST_INVISIBLE || st == ST_OFFLINE)
-		return;
-	char nick[CONTACT_NAME_MAX + 1] = "", text[256];
-	if (nl > CONTACT_NAME_MAX)
-		return;
-	memcpy(nick, b + 11, nl);
-	nick[nl] = '\0';
-	memcpy(text, b + 12 + nl, tl);
-	text[tl] = '\0';
-	c->s.peer_ack = ack;
-	if (gen == c->s.peer_gen && c->s.peer_hello)
-		return;
-	c->s.peer_gen = gen;
+	c->s.peer_gen = h.gen;
 	c->s.peer_hello = 1;
 	c->s.hello_sent_ms = 0;	/* acknowledge it with ours */
-	if (contacts_valid_name(nick) && strcmp(c->name, "-") == 0)
-		str_copy(c->name, nick, sizeof(c->name));
-	c->peer_accepts = !!(flags & HELLO_ACCEPT);
+	int nick_ok = contacts_valid_name(h.nick);
+	if (nick_ok && strcmp(c->name, "-") == 0)
+		str_copy(c->name, h.nick, sizeof(c->name));
+	c->peer_accepts = !!(h.flags & HELLO_ACCEPT);
 	if (!contact_is_friend(c)) {
-		if ((flags & HELLO_REQUEST) && !(c->flags & CONTACT_BLOCKED) && !c->request_shown) {
+		if ((h.flags & HELLO_REQUEST) && !(c->flags & CONTACT_BLOCKED) && !c->request_shown) {
 			c->flags |= CONTACT_PENDING;
 			c->request_shown = 1;
-			if (!valid_text((const uint8_t *)text, tl))
-				text[0] = '\0';
 			engine_emit(e, &(struct event){ .type = EV_REQUEST, .id = c->id,
-							.name = contacts_valid_name(nick) ? nick : c->name,
-							.text = text });
+							.name = nick_ok ? h.nick : c->name, .text = h.text });
 		}
 		return;
 	}
 	enum status old = c->status;
 	int was_online = c->online;
-	c->status = (enum status)st;
-	if (!valid_text((const uint8_t *)text, tl))
-		text[0] = '\0';
-	int text_changed = strcmp(c->status_text, text) != 0;
-	str_copy(c->status_text, text, sizeof(c->status_text));
+	int text_changed = strcmp(c->status_text, h.text) != 0;
+	c->status = (enum status)h.status;
+	str_copy(c->status_text, h.text, sizeof(c->status_text));
 	contact_refresh_online(c);
-	if (c->online && (old != c->status || text_changed || !was_online) && c->status != ST_ONLINE)
-		engine_emit(e, &(struct event){ .type = EV_STATUS, .id = c->id, .name = c->name,
-						.status = status_word(c->status), .text = c->status_text });
-	else if (c->online && was_online && old != c->status)
+	if (c->online && (was_online ? old != c->status || text_changed : c->status != ST_ONLINE))
 		engine_emit(e, &(struct event){ .type = EV_STATUS, .id = c->id, .name = c->name,
 						.status = status_word(c->status), .text = c->status_text });
 }
