@@ -39,8 +39,7 @@ int rel_init(struct rel *r, const struct rel_ops *ops, void *arg)
 	r->arg = arg;
 	r->rto_us = REL_INIT_RTO_US;
 	r->snd_nxt = 1;
-	r->ooo = calloc(REL_WINDOW, sizeof(*r->ooo));
-	return r->ooo ? 0 : -1;
+	return 0;	/* the reorder buffer is allocated when first needed */
 }
 
 static struct rel_out *out_at(const struct rel *r, size_t i)
@@ -234,7 +233,7 @@ static void on_data(struct rel *r, const uint8_t *b, size_t n)
 	if (seq == r->rx_stored + 1) {
 		r->ops->deliver(r->arg, seq, ts, text, len);
 		r->rx_stored = seq;
-		for (;;) {
+		for (; r->ooo;) {
 			struct rel_in *s = &r->ooo[(r->rx_stored + 1) % REL_WINDOW];
 			if (s->seq != r->rx_stored + 1)
 				break;
@@ -245,6 +244,8 @@ static void on_data(struct rel *r, const uint8_t *b, size_t n)
 		}
 		return;
 	}
+	if (!r->ooo && !(r->ooo = calloc(REL_WINDOW, sizeof(*r->ooo))))
+		return;
 	struct rel_in *s = &r->ooo[seq % REL_WINDOW];
 	if (s->seq == seq) {
 		r->n_dup++;
@@ -352,7 +353,7 @@ static void add_ack(struct rel *r, struct pkt *p)
 {
 	uint8_t b[28];
 	uint64_t sack = 0;
-	for (int i = 0; i < 64; i++) {
+	for (int i = 0; i < 64 && r->ooo; i++) {
 		uint64_t s = r->rx_stored + 2 + (uint64_t)i;
 		if (r->ooo[s % REL_WINDOW].seq == s)
 			sack |= (uint64_t)1 << i;
