@@ -49,7 +49,7 @@ if (CC=clang meson setup --wipe build-fuzz -Dfuzz=true >/dev/null 2>&1 ||
     CC=clang meson setup build-fuzz -Dfuzz=true) && ninja -C build-fuzz; then
 	ok
 	for f in build-fuzz/fuzz_*; do
-		[ -x "$f" ] || continue
+		[ -f "$f" ] && [ -x "$f" ] || continue
 		name=$(basename "$f")
 		corpus=build-fuzz/corpus-$name
 		mkdir -p "$corpus"

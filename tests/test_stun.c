@@ -447,7 +447,7 @@ static void serve(int fd, int max_ms, int log_fd)
 			    got >= 2 ? get_u16(in) : 0, n);
 		if (n <= 0)
 			continue;
-		(void)sendto(fd, out, (size_t)n, 0, (struct sockaddr *)&from, fromlen);
+		/* Log before answering: the parent may kill us as soon as the client has its answer. */
 		if (log_fd >= 0 && from.ss_family == AF_INET) {
 			struct sockaddr_in sin;
 			char line[16];
@@ -457,6 +457,7 @@ static void serve(int fd, int max_ms, int log_fd)
 			l = snprintf(line, sizeof(line), "%u\n", ntohs(sin.sin_port));
 			(void)!write(log_fd, line, (size_t)l);
 		}
+		(void)sendto(fd, out, (size_t)n, 0, (struct sockaddr *)&from, fromlen);
 	}
 }
 
