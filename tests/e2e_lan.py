@@ -245,7 +245,8 @@ while len(seen) < limit:
     if meta[2] == socket.PACKET_OUTGOING or len(f) < 14:
         continue
     et, p = struct.unpack("!H", f[12:14])[0], f[14:]
-    if et == 0x0800 and len(p) >= 20 and p[9] == 17 and not struct.unpack("!H", p[6:8])[0] & 0x3fff:
+    frag = len(p) >= 20 and struct.unpack("!H", p[6:8])[0] & 0x3fff
+    if et == 0x0800 and len(p) >= 20 and p[9] == 17 and not frag:
         fam, src, dst, u = socket.AF_INET, p[12:16], p[16:20], p[(p[0] & 15) * 4:]
     elif et == 0x86DD and len(p) >= 40 and p[6] == 17:
         fam, src, dst, u = socket.AF_INET6, p[8:24], p[24:40], p[40:]
@@ -410,8 +411,8 @@ def phase_attack(lab, alice, bob, sniffer, rnd, signer, forged):
 
 
 def check_quiet(lab, clients, forged, marks, words, live=True):
-    """All alive (if live); no event in words since marks; no peer line of a forged key, and for the
-    real clients' keys only their real names and addresses."""
+    """All alive (if live); no event in words since marks; no peer line of a forged key, and
+    for the real clients' keys only their real names and addresses."""
     evil = lab.nodes["mallory"].evil_addrs
     real = {c.id: c.name for c in forged["clients"]}
     for c in clients:
@@ -590,7 +591,8 @@ def main():
             got = lab.ping("alice", lab.nodes["bob"].addr4, count=200, interval=0.002)
             want = 200 * (1 - args.loss / 100) ** 2
             if abs(got - want) > 40:
-                raise Fail(f"{got} of 200 pings answered through the lossy bridge, want ~{want:.0f}")
+                raise Fail(f"{got} of 200 pings answered through the lossy bridge, "
+                           f"want ~{want:.0f}")
             t = time.monotonic()
             phase_exchange(alice, bob, args.count)
             summary.append(f"{args.count} messages each way at {args.loss:g}% loss per port "
