@@ -166,12 +166,15 @@ static void release_durable(struct rel *r, uint64_t upto)
 		r->ops->durable(r->arg, r->durable);
 }
 
+/* ACK body: stored u64 | durable u64 | echo u32 | n u8 | n * (start u16, len u16): ranges of
+ * messages buffered out of order, start counted from stored + 1 of this same ACK. */
 static void on_ack(struct rel *r, const uint8_t *b, size_t n, uint64_t now_us)
 {
-	if (n < 28)
+	if (n < 21 || n < 21 + 4 * (size_t)b[20])
 		return;
-	uint64_t stored = get_u64(b), dur = get_u64(b + 8), sack = get_u64(b + 16);
-	uint32_t echo = get_u32(b + 24);
+	uint64_t stored = get_u64(b), dur = get_u64(b + 8);
+	uint32_t echo = get_u32(b + 16);
+	size_t nranges = b[20];
 	uint64_t top = r->durable + r->cnt;
 	if (stored > top)
 		stored = top;
@@ -194,21 +197,21 @@ static void on_ack(struct rel *r, const uint8_t *b, size_t n, uint64_t now_us)
 			r->ops->stored(r->arg, stored);
 	}
 	release_durable(r, dur);
-	/* Selective acks: bit i means stored + 2 + i is buffered at the receiver. */
 	uint64_t highest = 0;
-	for (int i = 0; i < 64; i++) {
-		if (!(sack >> i & 1))
-			continue;
-		uint64_t s = r->acked + 2 + (uint64_t)i;
-		if (s > top || s <= r->durable)
-			continue;
-		out_at(r, s - r->durable - 1)->sacked = 1;
-		highest = s;
+	for (size_t i = 0; i < nranges; i++) {
+		uint64_t from = stored + 1 + get_u16(b + 21 + 4 * i), len = get_u16(b + 23 + 4 * i);
+		for (uint64_t q = from; q < from + len && q <= top; q++) {
+			if (q <= r->acked || q >= r->snd_nxt)
+				continue;
+			out_at(r, q - r->durable - 1)->sacked = 1;
+			if (q > highest)
+				highest = q;
+		}
 	}
 	/* A hole three or more below the highest sacked message is lost: resend it now,
 	 * unless it was sent less than one RTT ago. */
-	for (uint64_t s = r->acked + 1; s + 3 <= highest; s++) {
-		struct rel_out *m = out_at(r, s - r->durable - 1);
+	for (uint64_t q = r->acked + 1; q + 3 <= highest; q++) {
+		struct rel_out *m = out_at(r, q - r->durable - 1);
 		if (!m->sacked && m->sent_us && now_us - m->sent_us > r->srtt_us) {
 			m->sent_us = 0;
 			r->rtx_due_us = 0;
@@ -342,8 +345,9 @@ static int add_data(struct rel *r, struct pkt *p, struct rel_out *m, uint64_t no
 	if (m->len)
 		memcpy(f + 19, m->text, m->len);
 	p->off += need;
-	if (m->sent_us)
+	if (m->sent)
 		r->n_rtx++;
+	m->sent = 1;
 	r->n_sent++;
 	m->sent_us = now_us ? now_us : 1;
 	return 0;
@@ -351,19 +355,25 @@ static int add_data(struct rel *r, struct pkt *p, struct rel_out *m, uint64_t no
 
 static void add_ack(struct rel *r, struct pkt *p)
 {
-	uint8_t b[28];
-	uint64_t sack = 0;
-	for (int i = 0; i < 64 && r->ooo; i++) {
-		uint64_t s = r->rx_stored + 2 + (uint64_t)i;
-		if (r->ooo[s % REL_WINDOW].seq == s)
-			sack |= (uint64_t)1 << i;
-	}
+	uint8_t b[21 + 4 * REL_ACK_RANGES];
+	size_t nr = 0;
 	put_u64(b, r->rx_stored);
 	put_u64(b + 8, r->rx_durable);
-	put_u64(b + 16, sack);
-	put_u32(b + 24, r->echo);
+	put_u32(b + 16, r->echo);
 	r->echo = 0;
-	p->off = frame_put(p->buf, sizeof(p->buf), p->off, FR_ACK, b, sizeof(b));
+	for (uint64_t q = r->rx_stored + 2; r->ooo && q < r->rx_stored + REL_WINDOW && nr < REL_ACK_RANGES; q++) {
+		if (r->ooo[q % REL_WINDOW].seq != q)
+			continue;
+		uint64_t e = q;
+		while (e + 1 < r->rx_stored + REL_WINDOW && r->ooo[(e + 1) % REL_WINDOW].seq == e + 1)
+			e++;
+		put_u16(b + 21 + 4 * nr, (uint16_t)(q - r->rx_stored - 1));
+		put_u16(b + 23 + 4 * nr, (uint16_t)(e - q + 1));
+		nr++;
+		q = e;
+	}
+	b[20] = (uint8_t)nr;
+	p->off = frame_put(p->buf, sizeof(p->buf), p->off, FR_ACK, b, 21 + 4 * nr);
 	r->ack_needed = 0;
 }
 
@@ -395,7 +405,7 @@ int rel_poll(struct rel *r, uint64_t now_us, int max_pkts, rel_emit emit, void *
 		r->rtx_due_us = p->count < max_pkts ? next : 0;
 	}
 	/* New messages within the window. */
-	while (r->snd_nxt <= r->durable + r->cnt && r->snd_nxt - r->acked <= REL_WINDOW &&
+	while (r->snd_nxt <= r->durable + r->cnt && r->snd_nxt - r->acked < REL_WINDOW &&
 	       p->count < max_pkts) {
 		struct rel_out *m = out_at(r, r->snd_nxt - r->durable - 1);
 		add_data(r, p, m, now_us, emit, arg);
@@ -422,7 +432,7 @@ uint64_t rel_next_us(const struct rel *r, uint64_t now_us)
 {
 	if (r->ack_needed || r->want_ping)
 		return 0;
-	if (r->snd_nxt <= r->durable + r->cnt && r->snd_nxt - r->acked <= REL_WINDOW)
+	if (r->snd_nxt <= r->durable + r->cnt && r->snd_nxt - r->acked < REL_WINDOW)
 		return 0;
 	uint64_t next = UINT64_MAX;
 	if (r->acked + 1 < r->snd_nxt)

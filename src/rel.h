@@ -13,6 +13,7 @@ enum {
 	REL_MAX_TEXT = 4000,	/* bytes of UTF-8 in one message */
 	REL_WINDOW = 2048,	/* messages in flight, and the receiver's reorder buffer */
 	REL_MTU = 1200,		/* plaintext bytes we pack into one packet */
+	REL_ACK_RANGES = 32,	/* out-of-order ranges one ACK reports */
 	REL_MAX_PKT = REL_MAX_TEXT + 64,
 	REL_MIN_RTO_US = 30000,
 	REL_MAX_RTO_US = 3000000,
@@ -21,14 +22,14 @@ enum {
 
 enum frame_type {
 	FR_DATA = 1,		/* seq u64, unix-ms u64, text */
-	FR_ACK = 2,		/* stored u64, durable u64, sack u64, echo u32 */
+	FR_ACK = 2,		/* stored u64, durable u64, echo u32, n u8, n * (start u16, len u16) */
 	FR_PING = 3,		/* empty: asks for an ACK */
 	FR_TS = 4,		/* u32 sender microseconds, echoed in the next ACK */
-	FR_HELLO = 5,		/* engine: flags u8, nick */
-	FR_REQUEST = 6,		/* engine: contact request text */
+	FR_HELLO = 5,		/* engine: see hello.h */
+	FR_REQUEST = 6,		/* reserved */
 	FR_BYE = 7,		/* engine: clean logout */
-	FR_STATUS = 8,		/* engine: status u8, message */
-	FR_TYPING = 9,		/* engine: state u8 */
+	FR_STATUS = 8,		/* reserved */
+	FR_TYPING = 9,		/* reserved: typing notices */
 };
 
 struct rel_out {
@@ -38,6 +39,7 @@ struct rel_out {
 	uint32_t tries;
 	uint64_t sent_us;	/* 0 = due now */
 	int sacked;
+	int sent;		/* sent at least once (statistics) */
 };
 
 struct rel_in {

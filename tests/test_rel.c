@@ -213,11 +213,15 @@ static void test_malformed(void)
 	CHECK(rel_input(&a.r, far, sizeof(far), 0) == 0);
 	CHECK(a.got == 0);
 	/* An ACK claiming more than was ever sent does not release anything. */
-	uint8_t ack[3 + 28] = { FR_ACK, 0, 28 };
+	uint8_t ack[3 + 21] = { FR_ACK, 0, 21 };
 	put_u64(ack + 3, 50);
 	put_u64(ack + 11, 50);
 	CHECK(rel_input(&a.r, ack, sizeof(ack), 0) == 0);
 	CHECK(a.r.durable == 0);
+	/* An ACK announcing more ranges than it carries is ignored whole. */
+	ack[3 + 20] = 3;
+	CHECK(rel_input(&a.r, ack, sizeof(ack), 0) == 0);
+	CHECK(a.r.durable == 0 && a.r.acked == 0);
 	CHECK(rel_queue(&a.r, 5, 0, "x", 1) == -1);	/* out of sequence */
 	rel_free(&a.r);
 	rel_free(&b.r);
