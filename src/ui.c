@@ -320,8 +320,12 @@ ui_resize(struct ui *ui)
 {
 	struct winsize ws;
 
-	if (ioctl(ui->out_fd, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0 && ws.ws_col > 0)
-		resizeterm(ws.ws_row, ws.ws_col);
+	/* resize_term, not resizeterm: the latter pushes KEY_RESIZE into ncurses' queue, and
+	 * ncurses mishandles that key when typed characters follow it (it drops the last one
+	 * and hands out KEY_RESIZE again, forever) */
+	if (ioctl(ui->out_fd, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0 && ws.ws_col > 0 &&
+	    is_term_resized(ws.ws_row, ws.ws_col))
+		resize_term(ws.ws_row, ws.ws_col);
 	ui->dirty |= D_ALL | D_LAYOUT | D_CLEAR;
 }
 
