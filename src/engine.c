@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -315,6 +316,24 @@ struct contact *contact_new(struct engine *e, const uint8_t pk[32], const char *
 	return c;
 }
 
+static void contact_free(struct contact *c);
+
+/* Forget a contact that is not pinned (a stranger whose request went unanswered). */
+void contact_remove(struct engine *e, struct contact *c)
+{
+	for (size_t i = 0; i < e->ncontacts; i++) {
+		if (e->contacts[i] != c)
+			continue;
+		for (size_t j = 0; j < e->ndevs; j++)
+			if (e->devs[j].c == c)
+				return;		/* an event still refers to it: keep it for now */
+		memmove(&e->contacts[i], &e->contacts[i + 1], (e->ncontacts - i - 1) * sizeof(*e->contacts));
+		e->ncontacts--;
+		contact_free(c);
+		return;
+	}
+}
+
 static void contact_free(struct contact *c)
 {
 	struct loop *l = c->e->loop;
@@ -378,6 +397,15 @@ static int contacts_load(struct engine *e, char *err, size_t errlen)
 	return 0;
 }
 
+/* The fingerprint as people read it: groups of digits joined by '-'. */
+static void fingerprint(const uint8_t pk[32], char out[FPR_STRLEN + 1])
+{
+	id_fingerprint(pk, out);
+	for (char *p = out; *p; p++)
+		if (*p == ' ')
+			*p = '-';
+}
+
 /* --- looking things up --- */
 
 static struct peer *peer_find_pk(struct engine *e, const uint8_t pk[32])
@@ -392,6 +420,10 @@ static struct peer *peer_find_pk(struct engine *e, const uint8_t pk[32])
 static struct contact *contact_lookup(struct engine *e, const char *who, int quiet)
 {
 	uint8_t pk[32];
+	if (strlen(who) == ID_STRLEN)
+		for (size_t i = 0; i < e->ncontacts; i++)
+			if (strcasecmp(e->contacts[i]->id, who) == 0)
+				return e->contacts[i];
 	if (id_decode(who, pk) == 0) {
 		struct contact *c = contact_find_pk(e, pk);
 		if (!c && !quiet)
@@ -535,7 +567,7 @@ static void cmd_add(struct engine *e, char *arg)
 	str_copy(c->request_text, text ? text : "", sizeof(c->request_text));
 	contacts_save(e);
 	char fpr[FPR_STRLEN + 1];
-	id_fingerprint(c->pk, fpr);
+	fingerprint(c->pk, fpr);
 	engine_emit(e, &(struct event){ .type = EV_ADDED, .id = c->id, .name = c->name, .text = fpr });
 	session_hello_changed(c);
 	contact_refresh_online(c);
@@ -556,7 +588,7 @@ static void cmd_answer(struct engine *e, char *arg, int how)
 		c->flags = (c->flags | CONTACT_BLOCKED) & ~(unsigned)(CONTACT_PENDING | CONTACT_FRIEND);
 		session_drop(c);
 	}
-	c->request_shown = 0;
+	c->request_shown = how != 0;	/* a denied request is not shown again this run */
 	contacts_save(e);
 	session_hello_changed(c);
 	contact_refresh_online(c);
@@ -632,7 +664,7 @@ static void cmd_verify(struct engine *e, char *arg)
 		return;
 	char sn[SAFETY_STRLEN + 1], fpr[FPR_STRLEN + 1];
 	id_safety_number(e->me.pk, c->pk, sn);
-	id_fingerprint(c->pk, fpr);
+	fingerprint(c->pk, fpr);
 	if (how && strcmp(how, "confirm") == 0) {
 		c->flags |= CONTACT_VERIFIED;
 		contacts_save(e);
@@ -650,7 +682,7 @@ static void cmd_info(struct engine *e, char *arg)
 	if (!c)
 		return;
 	char fpr[FPR_STRLEN + 1], addr[80] = "-";
-	id_fingerprint(c->pk, fpr);
+	fingerprint(c->pk, fpr);
 	if (session_up(c))
 		addr_format((struct sockaddr *)&c->s.addr, c->s.addrlen, addr, sizeof(addr));
 	emit_info(e, "%s %s fingerprint %s %s status %s path %s address %s outbox %zu", c->name, c->id, fpr,
@@ -759,9 +791,11 @@ static void on_beacon(void *arg, const struct lan_beacon *b, const struct sockad
 		((struct sockaddr_in *)&at)->sin_port = htons(b->port);
 	else
 		((struct sockaddr_in6 *)&at)->sin6_port = htons(b->port);
+	if (b->port == 0)
+		return;		/* no session port: nothing to talk to */
 	int moved = p->addrlen != fromlen || memcmp(&p->addr, &at, fromlen) != 0 ||
-		    strcmp(p->name, b->nick) != 0;
-	str_copy(p->name, b->nick, sizeof(p->name));
+		    strcmp(p->name, contacts_valid_name(b->nick) ? b->nick : "-") != 0;
+	str_copy(p->name, contacts_valid_name(b->nick) ? b->nick : "-", sizeof(p->name));
 	p->addr = at;
 	p->addrlen = fromlen;
 	p->heard_ms = mono_ms();
@@ -836,6 +870,8 @@ static int load_nick(struct engine *e, const char *want)
 	}
 	snprintf(path, sizeof(path), "%s/nick", e->home);
 	if (store_read_file(path, &buf, &len, 256) == 0) {
+		while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
+			buf[--len] = '\0';
 		if (contacts_valid_name(buf))
 			str_copy(e->nick, buf, sizeof(e->nick));
 		free(buf);
@@ -859,6 +895,7 @@ struct engine *engine_new(struct loop *l, const struct engine_opts *o, engine_ev
 	e->cb = cb;
 	e->cb_arg = arg;
 	e->fd = -1;
+	e->lock_fd = -1;
 	e->status = ST_ONLINE;
 	e->lan_only = o->lan;
 	e->verbose = o->verbose;
@@ -875,17 +912,27 @@ struct engine *engine_new(struct loop *l, const struct engine_opts *o, engine_ev
 		goto fail;
 	}
 	snprintf(path, sizeof(path), "%s/identity.key", e->home);
-	int created = 0;
-	if (identity_load_or_create(path, &e->me, &created, err, errlen) < 0)
+	int created = 0, rc = identity_load_or_create(path, &e->me, &created, err, errlen);
+	if (rc < 0)
 		goto fail;
+	if (rc == IDENTITY_WARN_MODE)
+		log_warn("%s", err);
+	if (created)
+		log_info("%s: a new identity was made", path);
 	id_encode(e->me.pk, e->id);
-	id_fingerprint(e->me.pk, e->fpr);
-	for (char *p = e->fpr; *p; p++)
-		if (*p == ' ')
-			*p = '-';
+	fingerprint(e->me.pk, e->fpr);
 	if (load_nick(e, o->nick) < 0) {
 		snprintf(err, errlen, "bad name: 1 to %d bytes without spaces or control characters",
 			 CONTACT_NAME_MAX);
+		goto fail;
+	}
+	if (o->offline)		/* --id: the identity only, no sockets, no contacts */
+		return e;
+	snprintf(path, sizeof(path), "%s/lock", e->home);
+	e->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (e->lock_fd < 0 || flock(e->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		snprintf(err, errlen, "%s: %s", e->home,
+			 errno == EWOULDBLOCK ? "another tincan is using this home directory" : strerror(errno));
 		goto fail;
 	}
 	if (contacts_load(e, err, errlen) < 0)
@@ -928,6 +975,8 @@ void engine_free(struct engine *e)
 	if (e->lan)
 		lan_free(e->lan);
 	session_close(e);
+	if (e->lock_fd >= 0)
+		close(e->lock_fd);
 	identity_free(&e->me);
 	free(e);
 }

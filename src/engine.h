@@ -50,6 +50,7 @@ struct engine_opts {
 	int port;		/* UDP port; 0 = default, -1 = any */
 	int lan_port;		/* discovery port; 0 = default */
 	int verbose;
+	int offline;		/* identity only: no sockets, no contacts (--id) */
 };
 
 struct engine;

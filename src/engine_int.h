@@ -98,6 +98,7 @@ struct engine {
 	void *cb_arg;
 	int lan_only;
 	int fd;				/* the UDP socket, dual-stack when possible */
+	int lock_fd;			/* flock on home/lock: one client per home */
 	int family;
 	uint16_t port;
 	struct lan *lan;
@@ -121,6 +122,7 @@ struct contact *contact_find_pk(struct engine *e, const uint8_t pk[32]);
 struct contact *contact_new(struct engine *e, const uint8_t pk[32], const char *name, unsigned flags);
 void contact_set_online(struct contact *c, int online);
 void contact_refresh_online(struct contact *c);
+void contact_remove(struct engine *e, struct contact *c);
 const char *status_word(enum status s);
 int contact_is_friend(const struct contact *c);
 

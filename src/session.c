@@ -344,6 +344,18 @@ static size_t count_strangers(struct engine *e)
 	return n;
 }
 
+/* Make room for a new stranger: forget one without a live session. */
+static void evict_stranger(struct engine *e)
+{
+	for (size_t i = 0; i < e->ncontacts; i++) {
+		struct contact *c = e->contacts[i];
+		if (!(c->flags & (CONTACT_FRIEND | CONTACT_BLOCKED)) && !session_up(c)) {
+			contact_remove(e, c);
+			return;
+		}
+	}
+}
+
 static void on_init(struct engine *e, const uint8_t *pkt, size_t n, const struct sockaddr *src, socklen_t srclen)
 {
 	if (!noise_mac1_ok(&e->me, pkt, n))
@@ -356,6 +368,8 @@ static void on_init(struct engine *e, const uint8_t *pkt, size_t n, const struct
 		goto out;
 	struct contact *c = contact_find_pk(e, pk);
 	if (!c) {
+		if (count_strangers(e) >= MAX_STRANGERS)
+			evict_stranger(e);
 		if (count_strangers(e) >= MAX_STRANGERS || !(c = contact_new(e, pk, NULL, 0)))
 			goto out;
 	}

@@ -128,8 +128,7 @@ int main(int argc, char **argv)
 		errx(1, "out of memory");
 	char errbuf[512];
 	if (show_id) {
-		eo.port = -1;
-		eo.lan_port = -1;
+		eo.offline = 1;
 		struct engine *e = engine_new(l, &eo, print_id, NULL, errbuf, sizeof(errbuf));
 		if (!e)
 			errx(1, "%s", errbuf);
