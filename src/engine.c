@@ -130,6 +130,8 @@ void contact_set_online(struct contact *c, int online)
 
 /* --- the log: history and outbox in one journal per contact --- */
 
+static void log_checkpoint(struct contact *c);
+
 static int log_append(struct contact *c, int type, uint64_t a, uint64_t b, const char *text, size_t len)
 {
 	uint8_t buf[17 + REL_MAX_TEXT];
@@ -144,7 +146,22 @@ static int log_append(struct contact *c, int type, uint64_t a, uint64_t b, const
 		log_warn("%s: log append: %s", c->id, strerror(errno));
 		return -1;
 	}
+	if (type == REC_OUT)
+		c->last_out = a;
+	if (++c->since_check >= CHECKPOINT_EVERY && type != REC_CHECK)
+		log_checkpoint(c);
 	return 0;
+}
+
+/* A summary of the state so far, so that recovery reads back only to here (plus the
+ * outbox, which is short). */
+static void log_checkpoint(struct contact *c)
+{
+	uint8_t t[16];
+	put_u64(t, c->rel.rx_stored);
+	put_u64(t + 8, c->shown);
+	c->since_check = 0;
+	log_append(c, REC_CHECK, c->last_out, c->durable_logged, (const char *)t, sizeof(t));
 }
 
 static void rel_deliver(void *arg, uint64_t seq, uint64_t ts, const char *text, size_t len)
@@ -178,84 +195,153 @@ static const struct rel_ops contact_rel_ops = {
 	.frame = session_frame,
 };
 
-/* Read the log from its end: the last message received, the last durable mark, and every
- * message sent after it (the outbox), which goes back into the sending queue. */
-static int contact_recover(struct contact *c)
+/* Read the log from its end back to the last checkpoint (or the start): the last message
+ * received and the last shown, the last durable mark, and every message sent after it (the
+ * outbox), which goes back into the sending queue. Received messages that were stored but
+ * never shown (a crash between the write and the display) are shown now. */
+struct recover {
+	uint64_t last_in, durable, last_out, shown;
+	int have_in, have_dur, have_out, have_shown;
+	struct { uint64_t seq, off; } *outs, *ins;
+	size_t nouts, nins, capouts, capins;
+};
+
+static int keep_off(void *vp, size_t *n, size_t *cap, uint64_t seq, uint64_t off)
+{
+	struct { uint64_t seq, off; } **v = vp;
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 64;
+		void *p = realloc(*v, nc * sizeof(**v));
+		if (!p)
+			return -1;
+		*v = p;
+		*cap = nc;
+	}
+	(*v)[*n].seq = seq;
+	(*v)[*n].off = off;
+	(*n)++;
+	return 0;
+}
+
+static int recover_done(const struct recover *r)
+{
+	if (!(r->have_in && r->have_dur && r->have_out && r->have_shown))
+		return 0;
+	size_t pending = 0;
+	for (size_t i = 0; i < r->nouts; i++)
+		pending += r->outs[i].seq > r->durable;
+	return pending >= r->last_out - r->durable;
+}
+
+static int recover_scan(struct contact *c, struct recover *r)
 {
 	struct jlog_iter it;
-	uint64_t last_in = 0, durable = 0, last_out = 0;
-	int have_in = 0, have_dur = 0;
-	struct { uint64_t seq, ts, off; } *outs = NULL;
-	size_t nouts = 0, capouts = 0;
-	if (jlog_iter_rev(&it, c->log, UINT64_MAX) < 0)
-		return -1;
 	const uint8_t *rec;
 	size_t len;
 	uint64_t off;
-	int rc;
-	while ((rc = jlog_next(&it, &rec, &len, &off)) == 1) {
+	int rc = 0;
+	if (jlog_iter_rev(&it, c->log, UINT64_MAX) < 0)
+		return -1;
+	while (!recover_done(r) && (rc = jlog_next(&it, &rec, &len, &off)) == 1) {
 		if (len < 17)
 			continue;
 		uint64_t a = get_u64(rec + 1), b = get_u64(rec + 9);
-		if (rec[0] == REC_IN && !have_in) {
-			last_in = a;
-			have_in = 1;
-		} else if (rec[0] == REC_DURABLE && !have_dur) {
-			durable = a;
-			have_dur = 1;
-		} else if (rec[0] == REC_OUT) {
-			if (!last_out)
-				last_out = a;
-			if (have_dur && a <= durable) {
-				if (have_in)
-					break;
-				continue;
-			}
-			if (nouts == capouts) {
-				capouts = capouts ? capouts * 2 : 64;
-				void *p = realloc(outs, capouts * sizeof(*outs));
-				if (!p) {
-					jlog_iter_done(&it);
-					free(outs);
-					return -1;
-				}
-				outs = p;
-			}
-			outs[nouts].seq = a;
-			outs[nouts].ts = b;
-			outs[nouts].off = off;
-			nouts++;
+		switch (rec[0]) {
+		case REC_IN:
+			if (!r->have_in)
+				r->last_in = a, r->have_in = 1;
+			if (!r->have_shown && keep_off(&r->ins, &r->nins, &r->capins, a, off) < 0)
+				rc = -1;
+			break;
+		case REC_SHOWN:
+			if (!r->have_shown)
+				r->shown = a, r->have_shown = 1;
+			break;
+		case REC_DURABLE:
+			if (!r->have_dur)
+				r->durable = a, r->have_dur = 1;
+			break;
+		case REC_OUT:
+			if (!r->have_out)
+				r->last_out = a, r->have_out = 1;
+			if ((!r->have_dur || a > r->durable) && keep_off(&r->outs, &r->nouts, &r->capouts, a, off) < 0)
+				rc = -1;
+			break;
+		case REC_CHECK:
+			if (len < 33)
+				break;
+			if (!r->have_out)
+				r->last_out = a, r->have_out = 1;
+			if (!r->have_dur)
+				r->durable = b, r->have_dur = 1;
+			if (!r->have_in)
+				r->last_in = get_u64(rec + 17), r->have_in = 1;
+			if (!r->have_shown)
+				r->shown = get_u64(rec + 25), r->have_shown = 1;
+			break;
 		}
+		if (rc < 0)
+			break;
 	}
 	jlog_iter_done(&it);
-	if (rc < 0) {
-		free(outs);
+	/* Reached the start: whatever was not found is zero. */
+	r->have_in = r->have_dur = r->have_out = r->have_shown = 1;
+	return rc < 0 ? -1 : 0;
+}
+
+/* Read the record at off (a message) and hand it to fn. */
+static int reread(struct contact *c, uint64_t off, void (*fn)(struct contact *, uint64_t, uint64_t, const char *, size_t))
+{
+	struct jlog_iter it;
+	const uint8_t *rec;
+	size_t len;
+	uint64_t o;
+	if (jlog_iter_fwd(&it, c->log, off) < 0)
 		return -1;
-	}
-	/* Messages below the durable mark are gone from the outbox by definition. */
-	rel_tx_start(&c->rel, durable);
-	rel_rx_start(&c->rel, last_in);
-	c->durable_logged = durable;
-	c->delivered_upto = durable;
-	/* outs is newest first: queue oldest first, re-reading each text. */
-	int bad = 0;
-	for (size_t i = nouts; i-- > 0;) {
-		if (outs[i].seq != rel_next_seq(&c->rel)) {
-			bad++;
-			continue;
-		}
-		if (jlog_iter_fwd(&it, c->log, outs[i].off) < 0)
-			break;
-		if (jlog_next(&it, &rec, &len, &off) == 1 && len >= 17 && rec[0] == REC_OUT)
-			rel_queue(&c->rel, outs[i].seq, outs[i].ts, (const char *)rec + 17, len - 17);
-		jlog_iter_done(&it);
-	}
-	if (bad)
-		log_warn("%s: %d outbox records out of sequence skipped", c->id, bad);
-	if (nouts)
-		log_info("%s: %zu messages still in the outbox", c->id, nouts);
-	free(outs);
+	if (jlog_next(&it, &rec, &len, &o) == 1 && len >= 17)
+		fn(c, get_u64(rec + 1), get_u64(rec + 9), (const char *)rec + 17, len - 17);
+	jlog_iter_done(&it);
 	return 0;
+}
+
+static void requeue(struct contact *c, uint64_t seq, uint64_t ts, const char *text, size_t len)
+{
+	if (seq == rel_next_seq(&c->rel))
+		rel_queue(&c->rel, seq, ts, text, len);
+	else
+		log_warn("%s: outbox record %llu out of sequence skipped", c->id, (unsigned long long)seq);
+}
+
+static void reshow(struct contact *c, uint64_t seq, uint64_t ts, const char *text, size_t len)
+{
+	engine_defer(c->e, EV_MSG, c, seq, ts, text, len);
+}
+
+static int contact_recover(struct contact *c)
+{
+	struct recover r = { 0 };
+	int rc = recover_scan(c, &r);
+	if (rc == 0) {
+		/* The peer has our messages <= durable: the outbox starts after it. */
+		rel_tx_start(&c->rel, r.durable);
+		rel_rx_start(&c->rel, r.last_in);
+		c->durable_logged = r.durable;
+		c->delivered_upto = r.durable;
+		c->last_out = r.last_out;
+		c->shown = r.shown < r.last_in ? r.shown : r.last_in;
+		/* Both lists are newest first: replay oldest first. */
+		for (size_t i = r.nouts; i-- > 0;)
+			if (r.outs[i].seq > r.durable)
+				reread(c, r.outs[i].off, requeue);
+		for (size_t i = r.nins; i-- > 0;)
+			if (r.ins[i].seq > c->shown)
+				reread(c, r.ins[i].off, reshow);
+		if (rel_pending(&c->rel))
+			log_info("%s: %zu messages still in the outbox", c->id, rel_pending(&c->rel));
+	}
+	free(r.outs);
+	free(r.ins);
+	return rc;
 }
 
 static int contact_open_log(struct contact *c)
@@ -839,21 +925,52 @@ static void sync_logs(struct loop *l, void *arg)
 	(void)l;
 }
 
-static void engine_pass(struct loop *l, void *arg)
+static void flush_logs(struct engine *e, int *dirty)
 {
-	struct engine *e = arg;
-	int dirty = 0;
 	for (size_t i = 0; i < e->ncontacts; i++) {
 		struct contact *c = e->contacts[i];
 		if (jlog_written(c->log) != jlog_end(c->log) && jlog_flush(c->log) < 0)
 			log_warn("%s: write: %s", c->id, strerror(errno));
-		dirty |= jlog_dirty(c->log);
+		*dirty |= jlog_dirty(c->log);
 	}
-	drain_deferred(e);
-	if (dirty && !timer_armed(&e->t_sync))
-		timer_in(l, &e->t_sync, SYNC_DELAY_MS);
+}
+
+/* The end of a pass: messages go to the log (write(2)), then to the user, then the mark that
+ * they were shown goes to the log, and only then do acknowledgements leave. A crash before the
+ * display shows them at the next start; a crash after it may show them twice, never zero times. */
+static void engine_pass(struct loop *l, void *arg)
+{
+	struct engine *e = arg;
+	int dirty = 0, shown = 0;
+	flush_logs(e, &dirty);
+	if (e->ndevs) {
+		drain_deferred(e);
+		engine_emit(e, &(struct event){ .type = EV_FLUSH });
+		for (size_t i = 0; i < e->ncontacts; i++) {
+			struct contact *c = e->contacts[i];
+			if (c->shown < c->rel.rx_stored) {
+				c->shown = c->rel.rx_stored;
+				log_append(c, REC_SHOWN, c->shown, 0, NULL, 0);
+				shown = 1;
+			}
+		}
+		if (shown)
+			flush_logs(e, &dirty);
+	}
 	for (size_t i = 0; i < e->ncontacts; i++)
 		session_flush(e->contacts[i]);
+	if (!dirty)
+		return;
+	/* Group commit: at once after a quiet spell, else a few ms after the last sync. */
+	uint64_t now = mono_ms();
+	if (now - e->last_sync_ms >= SYNC_DELAY_MS) {
+		timer_stop(l, &e->t_sync);
+		sync_logs(l, e);
+		for (size_t i = 0; i < e->ncontacts; i++)
+			session_flush(e->contacts[i]);
+	} else if (!timer_armed(&e->t_sync)) {
+		timer_at(l, &e->t_sync, e->last_sync_ms + SYNC_DELAY_MS);
+	}
 }
 
 /* --- life cycle --- */
@@ -944,6 +1061,7 @@ struct engine *engine_new(struct loop *l, const struct engine_opts *o, engine_ev
 	if (!e->lan)
 		goto fail;
 	loop_on_pass(l, engine_pass, e);
+	lan_announce(e->lan, 1);	/* peers answer at once: a restart reconnects quickly */
 	engine_emit(e, &(struct event){ .type = EV_READY, .id = e->id, .name = e->nick });
 	for (size_t i = 0; i < e->ncontacts; i++)
 		if (rel_pending(&e->contacts[i]->rel))
@@ -963,6 +1081,8 @@ void engine_free(struct engine *e)
 		struct contact *c = e->contacts[i];
 		if (session_up(c))
 			session_bye(c);
+		if (c->log && c->since_check)
+			log_checkpoint(c);
 		if (c->log && jlog_written(c->log) != jlog_end(c->log))
 			jlog_flush(c->log);
 	}

@@ -26,6 +26,7 @@ enum ev_type {
 	EV_INFO,		/* text: a line for people (help, /info) */
 	EV_ADDED,		/* id, name: a contact was added (pinned) */
 	EV_DURABLE,		/* id, msgid: the receiver has everything up to msgid on disk */
+	EV_FLUSH,		/* everything emitted so far must reach the user now (before acks go out) */
 };
 
 struct event {

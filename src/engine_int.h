@@ -28,7 +28,14 @@ enum {
 enum status { ST_OFFLINE, ST_ONLINE, ST_AWAY, ST_BUSY, ST_INVISIBLE };
 
 /* Journal record types (one log per contact holds history and outbox). */
-enum rec_type { REC_OUT = 'O', REC_IN = 'I', REC_DURABLE = 'D' };
+enum rec_type {
+	REC_OUT = 'O',		/* seq, unix-ms, text: a message we sent (the outbox until durable) */
+	REC_IN = 'I',		/* seq, unix-ms, text: a message we received */
+	REC_DURABLE = 'D',	/* upto: the peer has our messages <= upto on disk */
+	REC_SHOWN = 'S',	/* upto: received messages <= upto were given to the front end */
+	REC_CHECK = 'C',	/* last_out, durable; text: last_in u64, shown u64 (recovery stops here) */
+};
+enum { CHECKPOINT_EVERY = 1024 };	/* records between checkpoints */
 
 struct session {
 	struct noise_keypair *cur, *prev, *next;
@@ -64,6 +71,9 @@ struct contact {
 	int rel_ready;
 	uint64_t delivered_upto;	/* highest seq reported as delivered */
 	uint64_t durable_logged;	/* highest REC_DURABLE written */
+	uint64_t shown;			/* highest received seq given to the front end */
+	uint64_t last_out;		/* highest seq we ever queued */
+	unsigned since_check;		/* records since the last checkpoint */
 	struct session s;
 	struct timer t_hs, t_tick;
 	struct engine *e;

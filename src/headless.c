@@ -151,6 +151,9 @@ void headless_event(void *arg, const struct event *ev)
 		break;
 	case EV_SENT:
 		return;		/* the UI shows our own lines; scripts have `queued` */
+	case EV_FLUSH:
+		fflush(o);
+		return;
 	}
 	putc('\n', o);
 }
