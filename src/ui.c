@@ -17,12 +17,14 @@
 #include "uiint.h"
 #include "util.h"
 
-/* The terminal modes we turn on, and off again on every way out. */
-static const char modes_on[] = "\033[?2004h\033[?1004h";
-static const char modes_off[] = "\033[?2004l\033[?1004l";
+/* The terminal modes we turn on, and off again on every way out: bracketed paste, focus
+ * events, and the title saved on the terminal's title stack (we set "tincan [N]"). */
+static const char modes_on[] = "\033[?2004h\033[?1004h\033[22;0t";
+static const char modes_off[] = "\033[?2004l\033[?1004l\033[23;0t";
 
 /* For atexit and fatal signals: one UI per process. */
 static struct ui *live_ui;
+static int atexit_done;
 static char restore_seq[256];
 static size_t restore_len;
 static int fatal_sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
@@ -84,14 +86,39 @@ ui_term_enter(struct ui *ui)
 {
 	write_all(ui->out_fd, modes_on, sizeof(modes_on) - 1);
 	ui->started = 1;
+	ui->title_unread = -1;	/* set the title again */
 	ui->dirty |= D_ALL | D_LAYOUT | D_CLEAR;
 }
 
+/* Log lines go to stderr again; what is still in the pipe follows (a fatalx message too). */
+static void
+log_give_back(struct ui *ui, int in_loop)
+{
+	char buf[4096];
+	ssize_t n;
+
+	if (ui->log_rd < 0)
+		return;
+	log_set_file(STDERR_FILENO);
+	if (in_loop)
+		loop_del(ui->loop, ui->log_rd);
+	close(ui->log_wr);
+	write_all(STDERR_FILENO, ui->log_buf, ui->log_len);
+	while ((n = read(ui->log_rd, buf, sizeof(buf))) > 0)
+		write_all(STDERR_FILENO, buf, (size_t)n);
+	close(ui->log_rd);
+	ui->log_rd = ui->log_wr = -1;
+	ui->log_len = 0;
+}
+
+/* exit() without ui_free (fatalx, errx): give the terminal back, then say why. */
 static void
 at_exit(void)
 {
-	if (live_ui != NULL)
+	if (live_ui != NULL) {
 		ui_term_leave(live_ui);
+		log_give_back(live_ui, 0);
+	}
 }
 
 wchar_t *
@@ -464,7 +491,8 @@ ui_new(struct loop *l, const struct ui_opts *o, char *err, size_t errlen)
 	set_term(ui->scr);
 	ui->started = 1;
 	live_ui = ui;
-	atexit(at_exit);
+	if (!atexit_done)
+		atexit_done = atexit(at_exit) == 0;
 	raw();
 	noecho();
 	nonl();
@@ -553,17 +581,7 @@ ui_free(struct ui *ui)
 	ui_term_leave(ui);
 	for (size_t i = 0; i < ARRAY_LEN(fatal_sigs); i++)
 		sigaction(fatal_sigs[i], &fatal_old[i], NULL);
-	if (ui->log_rd >= 0) {
-		char buf[4096];
-		ssize_t n;
-		log_set_file(STDERR_FILENO);
-		loop_del(ui->loop, ui->log_rd);
-		close(ui->log_wr);
-		write_all(STDERR_FILENO, ui->log_buf, ui->log_len);
-		while ((n = read(ui->log_rd, buf, sizeof(buf))) > 0)
-			write_all(STDERR_FILENO, buf, (size_t)n);
-		close(ui->log_rd);
-	}
+	log_give_back(ui, 1);
 	if (ui->scr != NULL)
 		delscreen(ui->scr);
 	live_ui = NULL;

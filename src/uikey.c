@@ -108,7 +108,7 @@ suspend(struct ui *ui)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTSTP);
 	sigprocmask(SIG_UNBLOCK, &set, &oldset);
-	raise(SIGTSTP);		/* stopped here until fg */
+	kill(0, SIGTSTP);	/* the whole job, as the tty does it; back here on fg */
 	sigprocmask(SIG_SETMASK, &oldset, NULL);
 	sigaction(SIGTSTP, &old, NULL);
 	ui_term_enter(ui);

@@ -39,7 +39,7 @@ static void
 new_contact(struct engine *e, char id[ID_STRLEN + 1])
 {
 	uint8_t pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
-	char line[128];
+	char line[8192];
 
 	crypto_sign_keypair(pk, sk);
 	sodium_memzero(sk, sizeof(sk));
@@ -52,7 +52,7 @@ new_contact(struct engine *e, char id[ID_STRLEN + 1])
 static void
 fill(struct loop *l, struct engine *e, const char *id, int n)
 {
-	char line[256];
+	char line[8192];
 
 	for (int i = 0; i < n; i++) {
 		snprintf(line, sizeof(line), "/msg %s line %d of the history, 中文也有一些 and some "
