@@ -18,9 +18,10 @@
 #include "engine_int.h"
 #include "log.h"
 #include "store.h"
+#include "syncer.h"
 #include "util.h"
 
-enum { SYNC_DELAY_MS = 2, MAX_DEVS_TEXT = REL_MAX_TEXT };
+
 
 static const char *status_words[] = { "offline", "online", "away", "busy", "invisible" };
 
@@ -413,6 +414,9 @@ void contact_remove(struct engine *e, struct contact *c)
 		for (size_t j = 0; j < e->ndevs; j++)
 			if (e->devs[j].c == c)
 				return;		/* an event still refers to it: keep it for now */
+		for (size_t j = 0; j < e->nbatch; j++)
+			if (e->batch[j].c == c)
+				return;		/* its log is being synced */
 		memmove(&e->contacts[i], &e->contacts[i + 1], (e->ncontacts - i - 1) * sizeof(*e->contacts));
 		e->ncontacts--;
 		contact_free(c);
@@ -908,21 +912,51 @@ static void on_beacon(void *arg, const struct lan_beacon *b, const struct sockad
 
 /* --- the end of every loop pass: write, tell, sync, send --- */
 
-static void sync_logs(struct loop *l, void *arg)
+/* Group commit: one batch of fdatasync at a time in the syncer thread; what is written while
+ * it runs goes into the next batch, which starts as soon as this one is done. */
+static void sync_start(struct engine *e)
 {
-	struct engine *e = arg;
+	if (!e->syncer || syncer_busy(e->syncer))
+		return;
+	if (e->capbatch < e->ncontacts) {
+		void *p = realloc(e->batch, e->ncontacts * sizeof(*e->batch));
+		int *f = realloc(e->batch_fds, e->ncontacts * sizeof(*e->batch_fds));
+		if (p)
+			e->batch = p;
+		if (f)
+			e->batch_fds = f;
+		if (!p || !f)
+			return;
+		e->capbatch = e->ncontacts;
+	}
+	e->nbatch = 0;
 	for (size_t i = 0; i < e->ncontacts; i++) {
 		struct contact *c = e->contacts[i];
-		if (!jlog_dirty(c->log) && jlog_written(c->log) == jlog_end(c->log))
+		if (jlog_written(c->log) <= jlog_synced(c->log))
 			continue;
-		if (jlog_sync(c->log) < 0) {
-			log_warn("%s: sync: %s", c->id, strerror(errno));
+		e->batch[e->nbatch].c = c;
+		e->batch[e->nbatch].off = jlog_written(c->log);
+		e->batch[e->nbatch].rx = c->rel.rx_stored;
+		e->batch_fds[e->nbatch] = jlog_fd(c->log);
+		e->nbatch++;
+	}
+	if (e->nbatch && syncer_start(e->syncer, e->batch_fds, e->nbatch) < 0)
+		e->nbatch = 0;
+}
+
+static void sync_done(void *arg, int ok)
+{
+	struct engine *e = arg;
+	for (size_t i = 0; i < e->nbatch; i++) {
+		struct contact *c = e->batch[i].c;
+		if (!ok) {
+			log_warn("%s: fdatasync failed: durable acknowledgements held back", c->id);
 			continue;
 		}
-		rel_synced(&c->rel, c->rel.rx_stored);
+		jlog_mark_synced(c->log, e->batch[i].off);
+		rel_synced(&c->rel, e->batch[i].rx);
 	}
-	e->last_sync_ms = mono_ms();
-	(void)l;
+	e->nbatch = 0;
 }
 
 static void flush_logs(struct engine *e, int *dirty)
@@ -959,18 +993,9 @@ static void engine_pass(struct loop *l, void *arg)
 	}
 	for (size_t i = 0; i < e->ncontacts; i++)
 		session_flush(e->contacts[i]);
-	if (!dirty)
-		return;
-	/* Group commit: at once after a quiet spell, else a few ms after the last sync. */
-	uint64_t now = mono_ms();
-	if (now - e->last_sync_ms >= SYNC_DELAY_MS) {
-		timer_stop(l, &e->t_sync);
-		sync_logs(l, e);
-		for (size_t i = 0; i < e->ncontacts; i++)
-			session_flush(e->contacts[i]);
-	} else if (!timer_armed(&e->t_sync)) {
-		timer_at(l, &e->t_sync, e->last_sync_ms + SYNC_DELAY_MS);
-	}
+	if (dirty)
+		sync_start(e);
+	(void)l;
 }
 
 /* --- life cycle --- */
@@ -1016,7 +1041,6 @@ struct engine *engine_new(struct loop *l, const struct engine_opts *o, engine_ev
 	e->status = ST_ONLINE;
 	e->lan_only = o->lan;
 	e->verbose = o->verbose;
-	timer_init(&e->t_sync, sync_logs, e);
 	char path[700];
 	if (strlen(o->home) >= sizeof(e->home) - 80) {
 		snprintf(err, errlen, "home directory path too long");
@@ -1060,6 +1084,10 @@ struct engine *engine_new(struct loop *l, const struct engine_opts *o, engine_ev
 			 e->port, on_beacon, e, err, errlen);
 	if (!e->lan)
 		goto fail;
+	if (!(e->syncer = syncer_new(l, sync_done, e))) {
+		snprintf(err, errlen, "cannot start the sync thread");
+		goto fail;
+	}
 	loop_on_pass(l, engine_pass, e);
 	lan_announce(e->lan, 1);	/* peers answer at once: a restart reconnects quickly */
 	engine_emit(e, &(struct event){ .type = EV_READY, .id = e->id, .name = e->nick });
@@ -1087,11 +1115,13 @@ void engine_free(struct engine *e)
 			jlog_flush(c->log);
 	}
 	drain_deferred(e);
+	syncer_free(e->syncer);		/* a running batch finishes; jlog_close syncs the rest */
 	for (size_t i = 0; i < e->ncontacts; i++)
 		contact_free(e->contacts[i]);
 	free(e->contacts);
 	free(e->devs);
-	timer_stop(e->loop, &e->t_sync);
+	free(e->batch);
+	free(e->batch_fds);
 	if (e->lan)
 		lan_free(e->lan);
 	session_close(e);

@@ -118,8 +118,13 @@ struct engine {
 	size_t npeers;
 	struct dev *devs;
 	size_t ndevs, capdevs;
-	struct timer t_sync;
-	uint64_t last_sync_ms;
+	struct syncer *syncer;
+	struct sync_item {
+		struct contact *c;
+		uint64_t off, rx;	/* log offset written, messages stored, at batch start */
+	} *batch;
+	int *batch_fds;
+	size_t nbatch, capbatch;
 	int verbose;
 	int closing;
 };

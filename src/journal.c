@@ -548,6 +548,17 @@ uint64_t jlog_written(const struct jlog *jl)
 	return jl->written;
 }
 
+int jlog_fd(const struct jlog *jl)
+{
+	return jl->fd;
+}
+
+void jlog_mark_synced(struct jlog *jl, uint64_t off)
+{
+	if (off > jl->synced && off <= jl->written)
+		jl->synced = off;
+}
+
 uint64_t jlog_synced(const struct jlog *jl)
 {
 	return jl->synced;

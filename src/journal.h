@@ -64,6 +64,10 @@ int jlog_flush(struct jlog *jl);
 int jlog_sync(struct jlog *jl);
 uint64_t jlog_end(const struct jlog *jl);	/* logical end offset, buffered records included */
 uint64_t jlog_written(const struct jlog *jl);	/* offset handed to the kernel */
+/* For a sync done elsewhere (a syncer thread): fdatasync(jlog_fd(jl)) after jlog_written()
+ * returned off, then jlog_mark_synced(jl, off) in the writer's thread. */
+int jlog_fd(const struct jlog *jl);
+void jlog_mark_synced(struct jlog *jl, uint64_t off);
 uint64_t jlog_synced(const struct jlog *jl);	/* offset known to be on disk */
 int jlog_dirty(const struct jlog *jl);		/* written but not yet synced */
 
