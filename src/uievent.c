@@ -208,7 +208,7 @@ ui_event(void *arg, const struct event *ev)
 		ui->contacts_stale = 1;
 		break;
 	case EV_ONLINE:
-		presence_line(ui, ev, "is online", nz(ev->path), "");
+		presence_line(ui, ev, "is online, over", nz(ev->path), "");
 		break;
 	case EV_OFFLINE:
 		presence_line(ui, ev, "is offline", "", "");
