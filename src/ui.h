@@ -26,16 +26,16 @@ struct ui_opts {
 struct ui;
 
 /* Starts curses (setlocale first; raw, noecho, nonl, keypad, bracketed paste and focus
- * events on), adds the terminal to the loop, draws once per loop pass. NULL with a message in
- * err when the terminal is unusable (nothing is left changed then). Restores the terminal at
- * exit and on fatal signals too. */
+ * events on) and adds the terminal to the loop. NULL with a message in err when the terminal
+ * is unusable. Restores the terminal at exit() and on fatal signals too. */
 struct ui *ui_new(struct loop *l, const struct ui_opts *o, char *err, size_t errlen);
 /* The engine's event callback (arg = the struct ui). */
 void ui_event(void *ui, const struct event *ev);
-/* After engine_new: commands go to e, the buddy pane and history come from it. */
+/* After engine_new: commands go to e, the buddy pane and history come from it; from here on
+ * the screen is drawn once per loop pass, after the engine's own end-of-pass work. */
 void ui_attach(struct ui *ui, struct engine *e);
-/* 1 after /quit, end of input or SIGTERM/SIGHUP (when main has no handler of its own):
- * main stops the loop, calls engine_free and then ui_free. */
+/* 1 after /quit, end of input or SIGTERM/SIGHUP (when main has no handler of its own); the
+ * UI then also calls loop_stop(l, 0) itself. Main calls engine_free and then ui_free. */
 int ui_done(const struct ui *ui);
 /* Restores the terminal (endwin, bracketed paste and focus events off) and frees everything.
  * Call it after engine_free (which may still send events). */
