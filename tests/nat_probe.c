@@ -16,7 +16,8 @@
 #include "util.h"
 
 /*
- * nat_probe [-e] [-l lease_s] port      map UDP port; -e: echo datagrams ("echo <text>")
+ * nat_probe [-e] [-l lease_s] port      map UDP port; -e: echo datagrams ("echo <text>");
+ *                                       a line "refresh" on stdin calls nat_refresh
  * nat_probe --selftest                  check nat_ipv4_reserved against a table
  * Output: "mapped <upnp|natpmp> <ip>:<port> <why>", "lost <proto> <ip>:<port> <why>",
  * "failed <why>", "recv <ip>:<port> <text>"; at the end "freed <ms>" (time nat_free took) and
@@ -29,6 +30,7 @@ struct probe {
 	struct loop *l;
 	int fd;
 	int echo;
+	struct nat *nat;
 	struct timer tick;
 	uint64_t start_ms, last_tick_ms, max_gap_ms, ticks;
 };
@@ -89,16 +91,21 @@ static void on_udp(struct loop *l, int fd, short revents, void *arg)
 	}
 }
 
+/* A line "refresh" calls nat_refresh; end of input stops. */
 static void on_stdin(struct loop *l, int fd, short revents, void *arg)
 {
+	struct probe *p = arg;
 	char buf[256];
-	(void)arg;
 	(void)revents;
-	ssize_t n = read(fd, buf, sizeof(buf));
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
 	if (n <= 0 && !(n < 0 && errno == EINTR)) {
 		loop_del(l, fd);
 		loop_stop(l, 0);
+		return;
 	}
+	buf[n > 0 ? n : 0] = '\0';
+	if (strstr(buf, "refresh") && p->nat)
+		nat_refresh(p->nat);
 }
 
 static void on_signal(struct loop *l, void *arg)
@@ -174,6 +181,7 @@ int main(int argc, char **argv)
 	timer_in(p.l, &p.tick, TICK_MS);
 
 	struct nat *n = nat_new(p.l, (uint16_t)port, on_event, &p);
+	p.nat = n;
 	if (!n) {
 		printf("error nat_new\n");
 		return 1;

@@ -149,6 +149,13 @@ def scenario_both(lab, r1, h1, h2, s1):
     time.sleep(2.3)  # the slower method has finished by now: still one rule
     check(len(rules_for(lab, r1, h1.addr4)) == 1,
           f"both: one rule only: {rules_for(lab, r1, h1.addr4)}")
+    # The network changed: the mapping is reported lost, then made again.
+    p.send("refresh")
+    p.expect(rf"^lost \S+ {r1.wan}:{PORT} network changed", 2)
+    expect_mapped(p, None)
+    time.sleep(2.3)
+    check(rules_for(lab, r1, h1.addr4) == [(PORT, h1.addr4, PORT)],
+          f"both: one rule after refresh: {rules_for(lab, r1, h1.addr4)}")
     st = stop_probe(p, "both")
     loop_kept_ticking(st, "both")
     check(rules_for(lab, r1, h1.addr4) == [], "both: rule removed on exit")
@@ -213,6 +220,17 @@ def scenario_natpmp(lab, r1, h1, h2, s1):
     stop_probe(p, "natpmp conflict")
     check(rules_for(lab, r1, h1.addr4) == [], "natpmp conflict: our rule removed")
     check(has_rule(lab, r1, PORT2, h2.addr4, PORT2), "natpmp conflict: h2's rule untouched")
+
+    # The router goes away: the renewal fails, the mapping is lost; it comes back: a new
+    # round (NAT_RETRY_LOST_MS later) maps again.
+    p = start_probe(lab, h1, PORT, "-l", "2")
+    expect_mapped(p, "natpmp", 4)
+    natlab.stop_miniupnpd(lab, r1)
+    p.expect(r"^lost natpmp \S+ nat-pmp renewal: ", 4)
+    natlab.miniupnpd(lab, r1, upnp=False)
+    expect_mapped(p, "natpmp", 8)
+    loop_kept_ticking(stop_probe(p, "natpmp lost"), "natpmp lost")
+    check(rules_for(lab, r1, h1.addr4) == [], "natpmp lost: rule removed on exit")
 
 
 def scenario_failures(lab, h3, h4, h6):
