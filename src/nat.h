@@ -36,15 +36,15 @@ enum { NAT_MAPPED, NAT_LOST, NAT_FAILED };
 enum {
 	NAT_LEASE_S = 3600,		/* lease asked for; renewed at half of what was granted */
 	NAT_PMP_DEADLINE_MS = 3000,	/* one NAT-PMP exchange: libnatpmp alone retries ~2 min */
-	NAT_UPNP_DISCOVER_MS = 2000,	/* SSDP wait of upnpDiscover, in the helper thread */
+	NAT_UPNP_DISCOVER_MS = 2000,	/* SSDP wait (all searches at once), in the helper thread */
 	NAT_FREE_MAX_MS = 1800,		/* nat_free never takes longer than this */
 	NAT_RETRY_FAILED_MS = 300000,	/* a new round after NAT_FAILED */
 	NAT_RETRY_LOST_MS = 5000,	/* a new round after NAT_LOST */
 };
 
 /*
- * Start at once: UPnP discovery (upnpDiscover, GetValidIGD, AddPortMapping) in a helper thread
- * that reports through a pipe, and NAT-PMP in the loop, both asking for external port =
+ * Start at once: UPnP (SSDP search, GetValidIGD, AddPortMapping) in a helper thread that
+ * reports through a pipe, and NAT-PMP in the loop, both asking for external port =
  * internal_udp_port. The first method to get a mapping wins; the other one's mapping is removed
  * (unless it is the same rule). A port held by another host: UPnP tries a few random ports,
  * NAT-PMP takes the one the router offers. An IGD or NAT-PMP router whose external address is
