@@ -122,6 +122,8 @@ void contact_set_online(struct contact *c, int online)
 	if (c->online == online)
 		return;
 	c->online = online;
+	if (online && c->status == ST_OFFLINE)
+		c->status = ST_ONLINE;
 	if (online)
 		engine_emit(c->e, &(struct event){ .type = EV_ONLINE, .id = c->id, .name = c->name,
 						   .path = "lan" });
