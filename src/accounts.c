@@ -53,7 +53,8 @@ void acct_tab_put(struct acct_db *db, struct acct_tab *t, uint32_t id)
 
 int acct_tab_grow(struct acct_db *db, struct acct_tab *t)
 {
-	if ((t->count + 1) * 2 <= t->mask + 1)
+	/* at most 70% full: linear probing stays short, and a million accounts fit 2^21 slots */
+	if ((uint64_t)(t->count + 1) * 10 <= (uint64_t)(t->mask + 1) * 7)
 		return 0;
 	struct acct_tab old = *t;
 	if (tab_init(t, (old.mask + 1) * 2) < 0) {

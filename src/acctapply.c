@@ -77,14 +77,19 @@ static int ap_register(struct acct_db *db, const uint8_t *pk, const char *name)
 		struct acct *p = cap <= UINT32_MAX ? realloc(db->a, cap * sizeof(*p)) : NULL;
 		if (!p)
 			return -1;
-		memset(p + db->ca, 0, (cap - db->ca) * sizeof(*p));
-		db->a = p;
+		db->a = p;	/* slots past na are never read: not touched until used */
 		db->ca = (uint32_t)cap;
 	}
 	uint32_t off = acct_names_add(db, norm, strlen(norm));
 	if (!off)
 		return -1;
-	uint32_t id = db->nfree ? db->freeids[--db->nfree] : db->na++;
+	uint32_t id;
+	if (db->nfree) {
+		id = db->freeids[--db->nfree];
+	} else {
+		id = db->na++;
+		db->a[id].gen = 0;
+	}
 	struct acct *a = &db->a[id];
 	memcpy(a->pk, pk, 32);
 	a->name_off = off;
@@ -554,7 +559,8 @@ int acct_check(const struct acct_db *db)
 	uint64_t cnt[6] = { 0 };
 	uint32_t live = 0;
 	if (db->by_pk.count != db->live || db->by_name.count != db->live ||
-	    db->by_pk.count * 2 > db->by_pk.mask + 1 || db->by_name.count * 2 > db->by_name.mask + 1)
+	    (uint64_t)db->by_pk.count * 10 > (uint64_t)(db->by_pk.mask + 1) * 7 ||
+	    (uint64_t)db->by_name.count * 10 > (uint64_t)(db->by_name.mask + 1) * 7)
 		return -1;
 	for (uint32_t id = 1; id < db->na; id++) {
 		if (!db->a[id].name_off) {
