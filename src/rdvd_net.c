@@ -116,7 +116,10 @@ int rnet_parse_addr(const char *s, int default_port, struct sockaddr_storage *ss
 		return -1;
 	}
 	struct addrinfo hints = { .ai_flags = AI_PASSIVE, .ai_socktype = SOCK_DGRAM }, *res;
-	int rc = getaddrinfo(strcmp(host, "*") && host[0] ? host : NULL, port, &hints, &res);
+	int any = !strcmp(host, "*") || !host[0];
+	if (any)
+		hints.ai_family = AF_INET;	/* "*" is any IPv4 address; "[::]" any IPv6 one */
+	int rc = getaddrinfo(any ? NULL : host, port, &hints, &res);
 	if (rc) {
 		snprintf(err, errlen, "%s: %s", s, gai_strerror(rc));
 		return -1;
