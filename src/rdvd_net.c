@@ -45,7 +45,7 @@ struct tconn {
 	uint8_t rbuf[2 + PKT_MAX];
 	uint8_t *wbuf;
 	size_t wlen, wcap;
-	int dirty;
+	int dirty, dead;
 };
 
 struct rnet {
@@ -57,8 +57,8 @@ struct rnet {
 	struct tconn **conns;		/* TCP_SLOTS */
 	uint32_t nconns, max_tcp, tcp_idle_ms;
 	uint16_t gen;
-	uint32_t *dirty;
-	uint32_t ndirty;
+	uint32_t *dirty, *dirty2;	/* TCP connections with queued output (two lists) */
+	uint32_t ndirty, flush_all;
 	/* receive batch */
 	struct mmsghdr in[BATCH];
 	struct iovec iiov[BATCH];
@@ -134,9 +134,12 @@ struct rnet *rnet_new(struct loop *l)
 {
 	struct rnet *n = calloc(1, sizeof(*n));
 	if (!n || !(n->conns = calloc(TCP_SLOTS, sizeof(*n->conns))) ||
-	    !(n->dirty = calloc(TCP_SLOTS, sizeof(*n->dirty)))) {
-		if (n)
+	    !(n->dirty = calloc(TCP_SLOTS, sizeof(*n->dirty))) ||
+	    !(n->dirty2 = calloc(TCP_SLOTS, sizeof(*n->dirty2)))) {
+		if (n) {
 			free(n->conns);
+			free(n->dirty);
+		}
 		free(n);
 		return NULL;
 	}
@@ -383,8 +386,9 @@ void rnet_send(void *arg, uint32_t src, const struct sockaddr *sa, socklen_t sal
 			.msg_iov = &u->oiov[i], .msg_iovlen = 1 };
 		return;
 	}
+	/* Called from inside the server core: never close or write here, only queue. */
 	struct tconn *c = conn_of(n, src);
-	if (!c || len > 0xffff)
+	if (!c || c->dead || len > 0xffff)
 		return;
 	if (c->wlen + 2 + len > c->wcap) {
 		size_t cap = c->wcap ? c->wcap : 4096;
@@ -392,20 +396,24 @@ void rnet_send(void *arg, uint32_t src, const struct sockaddr *sa, socklen_t sal
 			cap *= 2;
 		uint8_t *p = cap <= RNET_TCP_WBUF_MAX ? realloc(c->wbuf, cap) : NULL;
 		if (!p) {
-			conn_close(n, c, "does not read its answers");
-			return;
+			c->dead = 1;	/* does not read its answers: closed at the next flush */
+			cap = 0;
+		} else {
+			c->wbuf = p;
+			c->wcap = cap;
 		}
-		c->wbuf = p;
-		c->wcap = cap;
 	}
-	put_u16(c->wbuf + c->wlen, (uint16_t)len);
-	memcpy(c->wbuf + c->wlen + 2, pkt, len);
-	c->wlen += 2 + len;
+	if (!c->dead) {
+		put_u16(c->wbuf + c->wlen, (uint16_t)len);
+		memcpy(c->wbuf + c->wlen + 2, pkt, len);
+		c->wlen += 2 + len;
+	}
 	if (!c->dirty) {
-		if (n->ndirty == TCP_SLOTS)
-			rnet_flush(n);
 		c->dirty = 1;
-		n->dirty[n->ndirty++] = c->id;
+		if (n->ndirty < TCP_SLOTS)
+			n->dirty[n->ndirty++] = c->id;
+		else
+			n->flush_all = 1;
 	}
 }
 
@@ -414,14 +422,23 @@ void rnet_flush(struct rnet *n)
 	for (int i = 0; i < n->nlisten; i++)
 		if (n->udp[i]->nout)
 			udp_flush(n->udp[i]);
-	for (uint32_t i = 0; i < n->ndirty; i++) {
-		struct tconn *c = conn_of(n, n->dirty[i]);
-		if (c) {
-			c->dirty = 0;
-			conn_write(n, c);
-		}
-	}
+	/* Closing a connection reaches into the server, which may queue more: that goes to the
+	 * other list, written at the next flush. */
+	uint32_t *list = n->dirty, nd = n->ndirty, all = n->flush_all;
+	n->dirty = n->dirty2;
+	n->dirty2 = list;
 	n->ndirty = 0;
+	n->flush_all = 0;
+	for (uint32_t i = 0; i < (all ? TCP_SLOTS : nd); i++) {
+		struct tconn *c = all ? n->conns[i] : conn_of(n, list[i]);
+		if (!c || !c->dirty)
+			continue;
+		c->dirty = 0;
+		if (c->dead)
+			conn_close(n, c, "does not read its answers");
+		else
+			conn_write(n, c);
+	}
 }
 
 void rnet_tick(struct rnet *n, uint64_t now)
@@ -462,5 +479,6 @@ void rnet_free(struct rnet *n)
 	}
 	free(n->conns);
 	free(n->dirty);
+	free(n->dirty2);
 	free(n);
 }
