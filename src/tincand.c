@@ -53,6 +53,7 @@ struct daemon {
 	struct acct_db *db;
 	struct identity me;
 	struct timer tick;
+	uint64_t net_tick_ms;
 };
 
 static void usage(FILE *f)
@@ -309,7 +310,10 @@ static void on_tick(struct loop *l, void *arg)
 	uint64_t now = mono_ms();
 	(void)l;
 	rdvd_tick(d->srv, now);
-	rnet_tick(d->net, now);
+	if (now - d->net_tick_ms >= 1000) {
+		d->net_tick_ms = now;
+		rnet_tick(d->net, now);
+	}
 	rnet_flush(d->net);
 	arm(d);
 }
