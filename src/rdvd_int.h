@@ -121,7 +121,7 @@ struct rdvd {
 	struct bucket *src_hs, *src_reg, *key_req;
 	uint64_t load_s;
 	uint32_t load_cur, load_prev;
-	uint64_t last_sweep_ms, now_ms;
+	uint64_t last_sweep_ms, now_ms, sync_warn_ms;
 	int shutting_down;
 	struct rdvd_stats st;
 	struct rdv_msg msg;		/* decode buffer for one request */

@@ -1,4 +1,5 @@
 /* rdvd_tick.c: rendezvous server output: group commit, sending, retransmissions, dead sessions. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,7 +75,10 @@ int rdvd_flush(struct rdvd *srv, uint64_t now)
 	srv->now_ms = now;
 	if (acct_dirty(srv->db) && acct_sync(srv->db) < 0) {
 		rc = -1;
-		log_warn("state journal: cannot sync; answers are held");
+		if (now - srv->sync_warn_ms >= 10000 || !srv->sync_warn_ms) {
+			srv->sync_warn_ms = now | 1;
+			log_warn("state journal: cannot sync (%s); answers are held", strerror(errno));
+		}
 	}
 	uint32_t keep = 0;
 	for (uint32_t i = 0; i < srv->nwaiting; i++) {
