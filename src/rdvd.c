@@ -19,8 +19,8 @@ void rdvd_conf_default(struct rdvd_conf *c)
 	c->hs_load = 2000;
 	c->hs_rate = 20;
 	c->hs_burst = 40;
-	c->req_rate = 50;
-	c->req_burst = 200;
+	c->req_rate = 100;
+	c->req_burst = 1000;
 	c->contact_rate = 10;
 	c->contact_burst = 5;
 	c->reg_rate = 30;
