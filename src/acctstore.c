@@ -13,6 +13,7 @@
 #include "journal.h"
 #include "log.h"
 #include "store.h"
+#include "util.h"
 
 enum { PATH_CAP = 4096 };
 
@@ -271,7 +272,7 @@ int acct_rotate(struct acct_db *db, int force)
 		return 0;
 	if (acct_sync(db) < 0)
 		return -1;
-	uint64_t g = db->jgen + 1;
+	uint64_t g = db->jgen + 1, t0 = mono_ms();
 	if (path_of(db, spath, "snap", g) < 0 || path_of(db, jpath, "journal", g) < 0)
 		return -1;
 	unlink(spath);
@@ -301,8 +302,8 @@ int acct_rotate(struct acct_db *db, int force)
 	db->gen = db->jgen = g;
 	db->snap_bytes = snap_bytes;
 	remove_stale(db, g, g);
-	log_info("accounts: snapshot %" PRIu64 " written (%" PRIu64 " bytes, %u accounts)",
-	    g, snap_bytes, db->live);
+	log_info("accounts: snapshot %" PRIu64 " written (%" PRIu64 " bytes, %u accounts) in %" PRIu64
+	    " ms", g, snap_bytes, db->live, mono_ms() - t0);
 	return 0;
 fail:
 	{
