@@ -381,15 +381,17 @@ static int run(struct daemon *d)
 	if (store_mkdirs(cf->state, 0700) < 0)
 		errx(EX_CANTCREAT, "%s: %s", cf->state, strerror(errno));
 	drop_privileges(cf);
+	int rc = EX_CANTCREAT;
 	if (open_key(cf, &d->me, &created) < 0)
-		return EX_CANTCREAT;
+		goto out;
 	if (acct_open(&d->db, cf->state, &cf->rc.lim, err, sizeof(err)) < 0) {
 		warnx("%s", err);
-		return EX_CANTCREAT;
+		goto out;
 	}
 	if (!d->foreground && daemon(0, 0) < 0) {
 		warn("daemon");
-		return EX_OSERR;
+		rc = EX_OSERR;
+		goto out;
 	}
 	log_init("tincand", !d->foreground, d->verbose);
 	if (!(d->srv = rdvd_new(&d->me, d->db, &cf->rc, rnet_send, d->net)) ||
@@ -410,14 +412,15 @@ static int run(struct daemon *d)
 	loop_signal(d->loop, SIGINT, on_term, d);
 	loop_signal(d->loop, SIGHUP, on_hup, d);
 	arm(d);
-	int rc = loop_run(d->loop);
+	rc = loop_run(d->loop) < 0 ? EX_OSERR : 0;
+	log_info("stopped");
+out:
 	rdvd_free(d->srv);
 	acct_close(d->db);	/* syncs */
 	rnet_free(d->net);
 	loop_free(d->loop);
 	identity_free(&d->me);
-	log_info("stopped");
-	return rc < 0 ? EX_OSERR : 0;
+	return rc;
 }
 
 int main(int argc, char **argv)
