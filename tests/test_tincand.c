@@ -197,6 +197,8 @@ static pid_t start(void)
 		nanosleep(&ts, NULL);
 	}
 	close(fd);
+	kill(pid, SIGKILL);	/* never leave a daemon behind */
+	waitpid(pid, NULL, 0);
 	return -1;
 }
 
