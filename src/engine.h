@@ -52,6 +52,7 @@ struct engine_opts {
 	int lan_port;		/* discovery port; 0 = default */
 	int verbose;
 	int offline;		/* identity only: no sockets, no contacts (--id) */
+	const char *rendezvous;	/* home handle name@host[:port] from tincan.conf; NULL = none */
 };
 
 struct engine;

@@ -11,6 +11,7 @@
 
 #include <sodium.h>
 
+#include "cconf.h"
 #include "crypto.h"
 #include "engine.h"
 #include "headless.h"
@@ -24,11 +25,13 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: tincan [--home DIR] [--headless] [--lan] [--port N] [--lan-port N]\n"
-		"              [--nick NAME] [-v] [--id] [--help] [--version]\n"
+		"usage: tincan [--home DIR] [-f FILE] [--headless] [--lan] [--port N]\n"
+		"              [--lan-port N] [--nick NAME] [-v] [--id] [--help] [--version]\n"
 		"\n"
 		"  --home DIR     keep everything of this client in DIR (also $TINCAN_HOME);\n"
 		"                 default $XDG_DATA_HOME/tincan\n"
+		"  -f, --config FILE  settings (tincan.conf(5)); default DIR/tincan.conf with\n"
+		"                 --home, else $XDG_CONFIG_HOME/tincan/tincan.conf\n"
 		"  --headless     commands on stdin, one event a line on stdout (see tincan(1))\n"
 		"  --lan          LAN-only mode: find peers on the local network, no server\n"
 		"  --port N       UDP port for conversations (default %d; any free port if busy)\n"
@@ -67,6 +70,7 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "home", required_argument, NULL, 'H' },
+		{ "config", required_argument, NULL, 'f' },
 		{ "headless", no_argument, NULL, 'h' },
 		{ "lan", no_argument, NULL, 'L' },
 		{ "port", required_argument, NULL, 'p' },
@@ -81,9 +85,11 @@ int main(int argc, char **argv)
 	int headless = 0, show_id = 0, c;
 	const char *home = getenv("TINCAN_HOME");
 	setlocale(LC_ALL, "");
-	while ((c = getopt_long(argc, argv, "v", opts, NULL)) != -1) {
+	const char *conf_file = NULL;
+	while ((c = getopt_long(argc, argv, "vf:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'H': home = optarg; break;
+		case 'f': conf_file = optarg; break;
 		case 'h': headless = 1; break;
 		case 'L': eo.lan = 1; break;
 		case 'p': eo.port = parse_port(optarg, "--port"); break;
@@ -101,6 +107,16 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 1;
 	}
+	/* tincan.conf, before anything starts: a bad file is an error with its line */
+	static struct cconf cconf;
+	char confpath[1024], conferr[512];
+	int must_exist;
+	cconf_defaults(&cconf);
+	if (cconf_path(conf_file, home, confpath, sizeof(confpath), &must_exist) < 0)
+		errx(1, "configuration file path too long");
+	if (cconf_load(&cconf, confpath, must_exist, conferr, sizeof(conferr)) < 0)
+		errx(1, "%s", conferr);
+	cconf_apply(&cconf, &eo, NULL);
 	char homebuf[512];
 	if (!home || !*home) {
 		const char *xdg = getenv("XDG_DATA_HOME"), *h = getenv("HOME");
@@ -154,6 +170,7 @@ int main(int argc, char **argv)
 #if HAVE_UI
 	else {
 		struct ui_opts uo = { .home = home };
+		cconf_apply(&cconf, NULL, &uo);
 		struct ui *ui = ui_new(l, &uo, errbuf, sizeof(errbuf));
 		if (!ui)
 			errx(1, "%s", errbuf);

@@ -425,11 +425,12 @@ default_signal(struct ui *ui, int sig)
 void
 ui_settings_apply(struct ui *ui)
 {
-	text_set_ambiguous_wide(ui->set.ambiguous);
-	if (ui->set.pane_width < 10)
-		ui->set.pane_width = 10;
-	if (ui->set.pane_width > 60)
-		ui->set.pane_width = 60;
+	text_set_ambiguous_wide(ui->set.ambiguous_wide);
+	if (ui->set.pane_width < CCONF_PANE_MIN)
+		ui->set.pane_width = CCONF_PANE_MIN;
+	if (ui->set.pane_width > CCONF_PANE_MAX)
+		ui->set.pane_width = CCONF_PANE_MAX;
+	ui->colors = ui->have_colors && ui->set.colors;
 	for (int i = 0; i < ui->nwins; i++)
 		ui_set_fmt(ui, ui->wins[i]);
 	ui->dirty |= D_ALL | D_LAYOUT | D_CLEAR;
@@ -463,12 +464,19 @@ ui_new(struct loop *l, const struct ui_opts *o, char *err, size_t errlen)
 	ui->title_unread = -1;
 	ui->focused = 1;
 	strcpy(ui->my_status, "online");
+	cconf_defaults(&ui->set);
+	ui->set.colors = !o->no_color;
 	ui->set.timestamps = !o->no_timestamps;
+	if (o->ts_format != NULL && o->ts_format[0] != 0)
+		str_copy(ui->set.ts_format, o->ts_format, sizeof(ui->set.ts_format));
 	ui->set.bell = !o->no_bell;
 	ui->set.title = !o->no_title;
+	ui->set.notify_text = o->notify_text != 0;
+	ui->set.typing_send = !o->no_typing_send;
+	ui->set.typing_show = !o->no_typing_show;
 	ui->set.pane = !o->pane_hidden;
 	ui->set.pane_width = o->pane_width > 0 ? o->pane_width : UI_PANE_DEFAULT;
-	ui->set.ambiguous = o->ambiguous_wide != 0;
+	ui->set.ambiguous_wide = o->ambiguous_wide != 0;
 	ui->contacts = calloc(UI_CONTACTS_MAX, sizeof(*ui->contacts));
 	ui->cview = calloc(UI_CONTACTS_MAX, sizeof(*ui->cview));
 	if (ui->contacts == NULL || ui->cview == NULL) {
@@ -507,7 +515,7 @@ ui_new(struct loop *l, const struct ui_opts *o, char *err, size_t errlen)
 		init_pair(PAIR_CYAN, COLOR_CYAN, -1);
 		init_pair(PAIR_MAGENTA, COLOR_MAGENTA, -1);
 		init_pair(PAIR_BLUE, COLOR_BLUE, -1);
-		ui->colors = 1;
+		ui->have_colors = 1;
 	}
 	/* what a crash must write to give the terminal back */
 	restore_len = 0;

@@ -17,6 +17,10 @@ struct ui_opts {
 	int no_color;		/* no colours; NO_COLOR in the environment does the same */
 	int no_bell;		/* no BEL for messages in other windows (/set bell) */
 	int no_title;		/* do not set the terminal title "tincan [N]" (/set title) */
+	int notify_text;	/* the title shows the sender's text too (/set notify.text) */
+	int no_typing_send;	/* do not tell contacts when I type (/set typing.send) */
+	int no_typing_show;	/* do not show when they type (/set typing.show) */
+	const char *ts_format;	/* strftime format of timestamps, NULL = "%H:%M" (checked by cconf) */
 	const char *home;	/* the client's directory (NULL: none) */
 	/* the terminal; NULL = stdin, stdout and $TERM (tests and benchmarks give others) */
 	FILE *in, *out;

@@ -4,6 +4,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "conf.h"
 #include "edit.h"
 #include "engine.h"
 #include "text.h"
@@ -229,55 +230,78 @@ cmd_lastlog(struct ui *ui, const char *args)
 		args, total == LASTLOG_MAX ? " (the newest only)" : "");
 }
 
-static int *
-setting(struct ui *ui, const char *key)
+/* Older names /set still takes; "pane" says whether the pane shows, pane.hidden the opposite. */
+static const char *
+set_alias(const char *key, const char **val)
 {
-	if (strcmp(key, "timestamps") == 0) return &ui->set.timestamps;
-	if (strcmp(key, "bell") == 0) return &ui->set.bell;
-	if (strcmp(key, "title") == 0) return &ui->set.title;
-	if (strcmp(key, "pane") == 0) return &ui->set.pane;
-	if (strcmp(key, "pane-width") == 0) return &ui->set.pane_width;
-	if (strcmp(key, "ambiguous-wide") == 0) return &ui->set.ambiguous;
-	if (strcmp(key, "typing") == 0) return &ui->set.typing;
-	return NULL;
+	static const char *const alias[][2] = {
+		{"bell", "notify.bell"}, {"title", "notify.title"}, {"pane-width", "pane.width"},
+		{"typing", "typing.send"}, {"pane", "pane.hidden"},
+	};
+
+	for (size_t i = 0; i < ARRAY_LEN(alias); i++)
+		if (strcmp(key, alias[i][0]) == 0) {
+			if (strcmp(key, "pane") == 0 && *val != NULL && (*val)[0] != 0) {
+				int b;
+				*val = conf_bool(*val, &b) < 0 ? "?" : b ? "off" : "on";
+			}
+			return alias[i][1];
+		}
+	return key;
+}
+
+static void
+show_setting(struct ui *ui, const char *key)
+{
+	char v[CCONF_VALUE_MAX];
+
+	if (cconf_get(&ui->set, key, v, sizeof(v)) == 0)
+		ui_line(ui, ui->active, LINE_INFO, "%s %s", key, v);
 }
 
 static void
 cmd_set(struct ui *ui, const char *args)
 {
-	static const char *const keys[] = {"timestamps", "bell", "title", "pane", "pane-width",
-					   "ambiguous-wide", "typing"};
-	char key[32], val[32] = "";
-	int *p;
+	char key[64], err[256];
+	const char *val, *name;
+	size_t n = strcspn(args, " ");
+	int runtime;
 
 	if (args[0] == 0) {
-		for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
-			p = setting(ui, keys[i]);
-			if (strcmp(keys[i], "pane-width") == 0)
-				ui_line(ui, ui->active, LINE_INFO, "%s %d", keys[i], *p);
-			else
-				ui_line(ui, ui->active, LINE_INFO, "%s %s", keys[i], *p ? "on" : "off");
-		}
+		for (size_t i = 0; (name = cconf_key(i, &runtime)) != NULL; i++)
+			if (runtime)
+				show_setting(ui, name);
 		return;
 	}
-	if (sscanf(args, "%31s %31s", key, val) < 1 || (p = setting(ui, key)) == NULL) {
-		ui_line(ui, ui->active, LINE_ERROR, "unknown setting %s (/set lists them)", args);
+	snprintf(key, sizeof(key), "%.*s", (int)(n < sizeof(key) ? n : sizeof(key) - 1), args);
+	val = args + n;
+	while (*val == ' ')
+		val++;
+	name = set_alias(key, &val);
+	runtime = -1;
+	for (size_t i = 0; cconf_key(i, NULL) != NULL; i++)
+		if (strcmp(cconf_key(i, NULL), name) == 0)
+			cconf_key(i, &runtime);
+	if (runtime != 1) {
+		ui_line(ui, ui->active, LINE_ERROR, "/set %s: %s", key, runtime < 0 ?
+			"no such setting (/set lists them)" : "not changed here (/nick, tincan.conf)");
 		return;
 	}
+	if (name != key)
+		str_copy(key, name, sizeof(key));
 	if (val[0] == 0) {
-		ui_line(ui, ui->active, LINE_INFO, "%s %d", key, *p);
+		show_setting(ui, key);
 		return;
 	}
-	if (strcmp(key, "pane-width") == 0)
-		*p = atoi(val);
-	else if (strcmp(val, "on") == 0 || strcmp(val, "off") == 0)
-		*p = strcmp(val, "on") == 0;
-	else {
-		ui_line(ui, ui->active, LINE_ERROR, "/set %s on|off", key);
+	if (cconf_set(&ui->set, key, val, 1, err, sizeof(err)) < 0) {
+		ui_line(ui, ui->active, LINE_ERROR, "%s", err);
 		return;
 	}
+	if (strcmp(key, "colors") == 0 && ui->set.colors && !ui->have_colors)
+		ui_line(ui, ui->active, LINE_INFO, "colours were off at the start (colors = off or "
+			"NO_COLOR): they come with the next start");
 	ui_settings_apply(ui);
-	ui_line(ui, ui->active, LINE_INFO, "%s is now %s", key, val);
+	show_setting(ui, key);
 }
 
 static void
@@ -355,8 +379,9 @@ static const struct cmd cmds[] = {
 	{"query", "<contact>", "open a conversation (/msg without text)", cmd_query},
 	{"quit", "", "leave", cmd_quit},
 	{"requests", "", "contact requests waiting for an answer", cmd_requests},
-	{"set", "[key [value]]", "timestamps, bell, title, pane, pane-width, ambiguous-wide, "
-	 "typing", cmd_set},
+	{"set", "[key [value]]", "show or change a setting: timestamps, timestamps.format, "
+	 "notify.bell, notify.title, notify.text, typing.send, typing.show, pane.width, "
+	 "pane.hidden, colors, ambiguous-wide", cmd_set},
 	{"status", "online|away|busy|invisible [message]", "your presence", cmd_status},
 	{"verify", "<contact> [confirm|reset]", "safety number; confirm after comparing", NULL},
 	{"win", "<N or name>", "go to a window", cmd_win},

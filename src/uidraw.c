@@ -143,6 +143,7 @@ ui_set_fmt(struct ui *ui, struct win *w)
 	f.width = ui->chat_w > 0 ? ui->chat_w : 80;
 	f.bare = ui->bare;
 	f.timestamps = ui->set.timestamps;
+	str_copy(f.ts_format, ui->set.ts_format, sizeof(f.ts_format));
 	if (w->id[0] != 0) {
 		for (int i = 0; i < ui->ncontacts; i++)
 			if (strcmp(ui->contacts[i].id, w->id) == 0)
@@ -430,21 +431,34 @@ draw_input(struct ui *ui)
 	wnoutrefresh(in);	/* last: the terminal's cursor stays here, for input methods */
 }
 
+/* OSC 2: "tincan", or "tincan [N] alice" with N unread messages, and with notify.text the
+ * newest one's text too. Every part was made safe for a terminal before it came here. */
 static void
 set_title(struct ui *ui)
 {
 	int unread = 0;
-	char buf[64];
+	char buf[sizeof(ui->title_last)], osc[sizeof(ui->title_last) + 16];
 	int n;
 
 	for (int i = 0; i < ui->nwins; i++)
 		unread += ui->wins[i]->unread;
-	if (!ui->set.title || unread == ui->title_unread)
+	if (!ui->set.title)
+		return;
+	if (unread == 0)
+		snprintf(buf, sizeof(buf), "tincan");
+	else if (ui->notify_from[0] == 0)
+		snprintf(buf, sizeof(buf), "tincan [%d]", unread);
+	else if (!ui->set.notify_text || ui->notify_msg[0] == 0)
+		snprintf(buf, sizeof(buf), "tincan [%d] %s", unread, ui->notify_from);
+	else
+		snprintf(buf, sizeof(buf), "tincan [%d] %s: %s", unread, ui->notify_from,
+			 ui->notify_msg);
+	if (ui->title_unread >= 0 && strcmp(buf, ui->title_last) == 0)
 		return;
 	ui->title_unread = unread;
-	n = unread > 0 ? snprintf(buf, sizeof(buf), "\033]2;tincan [%d]\007", unread) :
-			 snprintf(buf, sizeof(buf), "\033]2;tincan\007");
-	if (n > 0 && write(ui->out_fd, buf, (size_t)n) < 0)
+	str_copy(ui->title_last, buf, sizeof(ui->title_last));
+	n = snprintf(osc, sizeof(osc), "\033]2;%s\007", ui->title_last);
+	if (n > 0 && (size_t)n < sizeof(osc) && write(ui->out_fd, osc, (size_t)n) < 0)
 		return;
 }
 

@@ -135,6 +135,15 @@ notify(struct ui *ui, struct win *w, size_t at)
 	ui->dirty |= D_STATUS | D_PANE;
 }
 
+/* What the terminal title may show of a message: the sender and the start of its text, with
+ * controls in caret notation (never raw: the title is an escape sequence). */
+static void
+notify_text(struct ui *ui, const char *from, const char *text)
+{
+	text_utf8_sanitize(from, strlen(from), ui->notify_from, sizeof(ui->notify_from), 0);
+	text_utf8_sanitize(text, strlen(text), ui->notify_msg, sizeof(ui->notify_msg), 0);
+}
+
 static void
 presence_line(struct ui *ui, const struct event *ev, const char *what, const char *a,
 	      const char *b)
@@ -227,6 +236,8 @@ ui_event(void *arg, const struct event *ev)
 			break;
 		at = win_add(w, LINE_IN, ev->ts ? ev->ts : wall_ms(), ev->msgid, nz(ev->text),
 			     strlen(nz(ev->text)), LS_NONE);
+		if (at + 1 == w->n && !(w == ui->active && ui->focused))
+			notify_text(ui, who_of(ui, ev), nz(ev->text));
 		if (at + 1 == w->n)
 			notify(ui, w, at);
 		if (w == ui->active)

@@ -7,6 +7,7 @@
 #include <termios.h>
 #include <wchar.h>
 
+#include "cconf.h"
 #include "keys.h"
 #include "ui.h"
 #include "window.h"
@@ -33,6 +34,7 @@ enum {
 	UI_PANE_MIN_COLS = 60,	/* narrower terminals hide the buddy pane */
 	UI_PANE_DEFAULT = 20,
 	UI_COMP_MAX = 64,
+	UI_NOTIFY_TEXT = 64,	/* bytes of a message shown in the terminal title */
 };
 
 enum {
@@ -52,10 +54,6 @@ struct ui_contact {
 	char path[UI_STATUS_MAX];
 	wchar_t status_text[UI_TEXT_MAX];
 	int online, verified, key_changed;
-};
-
-struct ui_settings {
-	int timestamps, bell, title, pane, pane_width, ambiguous, typing;
 };
 
 struct ui {
@@ -100,13 +98,17 @@ struct ui {
 	char sent_id[WIN_ID_MAX];	/* the last /msg, until its EV_SENT shows it */
 	char *sent_text;
 
-	struct ui_settings set;
+	struct cconf set;	/* tincan.conf's settings, changed by /set */
+	int have_colors;	/* the terminal's colours were started (colors on, no NO_COLOR) */
 	struct timer clock;
 	int log_rd, log_wr;
 	char log_buf[1024];
 	size_t log_len;
 	int beep;		/* ring the bell after the next draw */
 	int title_unread;	/* last "tincan [N]" written, -1 none */
+	char title_last[256];	/* the title written last */
+	char notify_from[96];	/* sender of the newest unread message, made safe */
+	char notify_msg[UI_NOTIFY_TEXT];	/* its text, made safe (notify.text) */
 	int done;
 
 	/* scratch for drawing */

@@ -102,6 +102,7 @@ win_set_fmt(struct win *w, const struct win_fmt *f)
 {
 	if (w->fmt.width == f->width && w->fmt.bare == f->bare &&
 	    w->fmt.timestamps == f->timestamps && w->fmt.peer_offline == f->peer_offline &&
+	    strcmp(w->fmt.ts_format, f->ts_format) == 0 &&
 	    wcscmp(w->fmt.me, f->me) == 0)
 		return 0;
 	w->fmt = *f;
@@ -271,20 +272,24 @@ win_trim(struct win *w)
 }
 
 void
-win_time(uint64_t ts, int full, wchar_t *out, size_t cap)
+win_time(uint64_t ts, int full, const char *fmt, wchar_t *out, size_t cap)
 {
 	time_t t = (time_t)(ts / 1000);
 	struct tm tm;
-	char s[32];
-	size_t k;
+	char s[128];
+	size_t n;
 
 	if (localtime_r(&t, &tm) == NULL)
 		memset(&tm, 0, sizeof(tm));
-	strftime(s, sizeof(s), full ? "%Y-%m-%d %H:%M:%S" : "%H:%M", &tm);
-	for (k = 0; s[k] != 0 && k + 1 < cap; k++)
-		out[k] = (wchar_t)(unsigned char)s[k];
-	if (cap > 0)
-		out[k] = 0;
+	if (full || fmt == NULL || fmt[0] == 0)
+		fmt = full ? "%Y-%m-%d %H:%M:%S" : "%H:%M";
+	/* fmt is a literal or came through cconf_set, which allows a few conversions only */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+	n = strftime(s, sizeof(s), fmt, &tm);	/* 0 (too long) gives an empty stamp */
+#pragma GCC diagnostic pop
+	/* a locale's month or day names may be UTF-8 */
+	text_sanitize(s, n, out, cap, 0);
 }
 
 static size_t
@@ -328,7 +333,7 @@ win_compose(const struct win *w, const struct wline *l, wchar_t *out, size_t cap
 
 	memset(c, 0, sizeof(*c));
 	if (f->bare || f->timestamps) {
-		win_time(l->ts, f->bare, ts, sizeof(ts) / sizeof(ts[0]));
+		win_time(l->ts, f->bare, f->ts_format, ts, sizeof(ts) / sizeof(ts[0]));
 		at = put_str(out, at, cap, ts);
 		at = put_str(out, at, cap, L" ");
 	}

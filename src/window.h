@@ -30,6 +30,8 @@ enum {
 	WIN_NAME_MAX = 64,	/* characters of a name */
 	WIN_ID_MAX = 80,
 	WIN_PREFIX_MAX = 128,	/* characters of a composed prefix plus suffix */
+	WIN_TSFMT_MAX = 33,	/* bytes of a timestamp format, NUL included */
+	WIN_TS_MAX = 32,	/* characters of a formatted timestamp, NUL included */
 };
 #define WIN_NO_MARKER SIZE_MAX
 
@@ -49,6 +51,7 @@ struct win_fmt {
 	int width;		/* cells of the chat area */
 	int bare;		/* Alt+L: full timestamps, no indentation */
 	int timestamps;		/* HH:MM before each line */
+	char ts_format[WIN_TSFMT_MAX];	/* strftime format of those, "" = "%H:%M" */
 	int peer_offline;	/* our pending lines say "(queued)" rather than "*" */
 	wchar_t me[WIN_NAME_MAX + 1];	/* our nick */
 };
@@ -148,7 +151,8 @@ void win_fix_view(struct win *w);
 /* Reading marker: set when the window is left or the terminal loses focus. */
 void win_mark_read(struct win *w);
 
-/* "HH:MM" (or the full local date and time when full) of a unix-ms time. */
-void win_time(uint64_t ts, int full, wchar_t *out, size_t cap);
+/* A unix-ms time in local time: by fmt (strftime; NULL or "" = "HH:MM"), or the full date and
+ * time when full. */
+void win_time(uint64_t ts, int full, const char *fmt, wchar_t *out, size_t cap);
 
 #endif
