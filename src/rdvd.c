@@ -515,6 +515,26 @@ static void on_data(struct rdvd *srv, uint32_t src, const union rdvd_sa *a, sock
 	rdvd_touch(srv, s);
 }
 
+/* KEYREQ (64 bytes) -> KEY (36): the server's key for a client that has none pinned yet. */
+static void on_keyreq(struct rdvd *srv, uint32_t src, const union rdvd_sa *a, socklen_t alen,
+    size_t len, uint64_t now)
+{
+	uint8_t key[18], out[RDVD_KEY_LEN] = { NOISE_WIRE_VERSION, RDVD_KEY, 0, 0 };
+	size_t klen = rdvd_src_key(a, key, 0);
+	if (len < RDVD_KEYREQ_LEN || !klen) {
+		srv->st.bad_packets++;
+		return;
+	}
+	struct bucket *b = rdvd_bucket_for(srv, srv->src_hs, BUCKETS_SRC, key, klen);
+	if (!rdvd_bucket_take(b, srv->conf.hs_rate, srv->conf.hs_burst, 1, now)) {
+		srv->st.rate_limited++;
+		return;
+	}
+	memcpy(out + 4, srv->me->pk, 32);
+	srv->st.keyreqs++;
+	send_raw(srv, src, a, alen, out, sizeof(out));
+}
+
 void rdvd_input(struct rdvd *srv, uint32_t src, const struct sockaddr *sa, socklen_t salen,
     const uint8_t *pkt, size_t len, uint64_t now_ms)
 {
@@ -533,6 +553,10 @@ void rdvd_input(struct rdvd *srv, uint32_t src, const struct sockaddr *sa, sockl
 			srv->st.stun++;
 			send_raw(srv, src, &a, salen, out, (size_t)n);
 		}
+		return;
+	}
+	if (len >= 4 && pkt[0] == NOISE_WIRE_VERSION && pkt[1] == RDVD_KEYREQ) {
+		on_keyreq(srv, src, &a, salen, len, now_ms);
 		return;
 	}
 	switch (noise_pkt_type(pkt, len)) {

@@ -22,6 +22,11 @@
 
 #define RDVD_SRC_TCP 0x80000000u
 enum {
+	/* Outside any session: KEYREQ = F1 10 00 00 + 60 zero bytes; KEY = F1 11 00 00 + pk. */
+	RDVD_KEYREQ = 0x10,
+	RDVD_KEY = 0x11,
+	RDVD_KEYREQ_LEN = 64,
+	RDVD_KEY_LEN = 36,
 	RDVD_HS_TIMEOUT_MS = 15000,	/* a handshake with no DATA after it is forgotten */
 	RDVD_TICK_MS = 20,		/* retransmission granularity */
 	RDVD_SWEEP_MS = 1000,		/* dead sessions are looked for this often */
@@ -67,7 +72,7 @@ void rdvd_shutdown(struct rdvd *srv);
 struct rdvd_stats {
 	uint64_t sessions, handshaking, logged_in, keypairs;
 	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
-	uint64_t stun, inits, resps, cookies, rate_limited, bad_packets, bad_requests;
+	uint64_t stun, keyreqs, inits, resps, cookies, rate_limited, bad_packets, bad_requests;
 	uint64_t requests, pushes, dead, under_load;
 };
 void rdvd_stats(const struct rdvd *srv, struct rdvd_stats *st);

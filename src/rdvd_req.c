@@ -321,6 +321,10 @@ static void do_login(struct rdvd *srv, struct sess *s, const struct rdv_msg *m)
 		result(srv, s, m->req, RDV_BAD);
 		return;
 	}
+	/* A client logs in again after every handshake (rekeys too): tell subscribers only
+	 * if what they see changes. */
+	uint8_t before[RDV_MSG_MAX], after[RDV_MSG_MAX];
+	size_t nb = s->acct == id ? build_presence(srv, id, 0, before, sizeof(before)) : 0;
 	int was = s->acct == id && visible(s->status);
 	if (s->acct && s->acct != id)
 		rdvd_logout(srv, s);
@@ -332,7 +336,8 @@ static void do_login(struct rdvd *srv, struct sess *s, const struct rdv_msg *m)
 	s->mail_last = 0;
 	set_login(s, m);
 	result(srv, s, m->req, RDV_OK);
-	if (was || visible(s->status))
+	size_t na = build_presence(srv, id, 0, after, sizeof(after));
+	if ((was || visible(s->status)) && (na != nb || memcmp(before, after, na)))
 		push_presence_all(srv, id, 0);
 	for (const struct acct_req *q = acct_requests(srv->db, id); q; q = q->next)
 		push_requested(srv, s, q->from, q->handle, q->text);

@@ -345,6 +345,15 @@ static void test_amplification(void)
 		rdvd_flush(srv, now);
 		CHECK(x->raw_count == 0);
 	}
+	/* KEYREQ (64) -> KEY (36) with the server's key; a short one gets nothing */
+	uint8_t kq[RDVD_KEYREQ_LEN] = { NOISE_WIRE_VERSION, RDVD_KEYREQ, 0, 0 };
+	x->raw_count = x->raw_max = 0;
+	to_server(x, kq, sizeof(kq) - 1);
+	CHECK(x->raw_count == 0);
+	to_server(x, kq, sizeof(kq));
+	CHECK(x->raw_count == 1 && x->raw_max == RDVD_KEY_LEN && RDVD_KEY_LEN < RDVD_KEYREQ_LEN);
+	CHECK(x->ninbox == 1 && x->inbox[0].b[1] == RDVD_KEY && !memcmp(x->inbox[0].b + 4, server_id.pk, 32));
+	cli_process(x);
 	/* INIT -> RESP (92 < 148); RESP and COOKIE from a client are ignored */
 	x->raw_count = x->raw_max = 0;
 	send_init(x);
@@ -447,6 +456,12 @@ static void test_presence(struct cli *a, struct cli *b, struct cli *carol)
 	CHECK(count_type(a, a0, RDV_PRESENCE) == 0);
 	CHECK(allow(b, a, RDV_ALLOW_ALLOW) == RDV_OK);
 	CHECK(count_type(a, a0, RDV_PRESENCE) == 1 && got.status == RDV_ONLINE);
+	/* logging in again (as after every rekey) with nothing changed tells nobody */
+	a0 = a->nmsg;
+	CHECK(login(b, RDV_ONLINE, "x") == RDV_OK);
+	CHECK(count_type(a, a0, RDV_PRESENCE) == 0);
+	CHECK(login(b, RDV_ONLINE, "y") == RDV_OK);
+	CHECK(count_type(a, a0, RDV_PRESENCE) == 1 && !strcmp(got.text, "y"));
 	/* carol, never allowed, learned nothing but answers to her own requests */
 	CHECK(only_results(carol, c0));
 	CHECK(simple(carol, RDV_BUNDLE, NULL, b->id.pk) == RDV_NOTFOUND);
