@@ -129,6 +129,8 @@ void contact_set_online(struct contact *c, int online)
 						   .path = "lan" });
 	else
 		engine_emit(c->e, &(struct event){ .type = EV_OFFLINE, .id = c->id, .name = c->name });
+	if (!online)
+		typing_reset(c, 1);
 }
 
 /* --- the log: history and outbox in one journal per contact --- */
@@ -171,6 +173,7 @@ static void rel_deliver(void *arg, uint64_t seq, uint64_t ts, const char *text, 
 {
 	struct contact *c = arg;
 	log_append(c, REC_IN, seq, ts, text, len);
+	typing_reset(c, 0);	/* what they typed has come */
 	engine_defer(c->e, EV_MSG, c, seq, ts, text, len);
 }
 
@@ -393,6 +396,7 @@ struct contact *contact_new(struct engine *e, const uint8_t pk[32], const char *
 	c->s.hello_gen = 1;
 	timer_init(&c->t_hs, session_tick, c);
 	timer_init(&c->t_tick, session_tick, c);
+	typing_init(c);
 	if (contact_open_log(c) < 0) {
 		if (c->rel_ready)
 			rel_free(&c->rel);
@@ -431,6 +435,7 @@ static void contact_free(struct contact *c)
 	struct loop *l = c->e->loop;
 	timer_stop(l, &c->t_hs);
 	timer_stop(l, &c->t_tick);
+	typing_free(c);
 	session_drop(c);
 	if (c->rel_ready)
 		rel_free(&c->rel);
@@ -509,7 +514,7 @@ static struct peer *peer_find_pk(struct engine *e, const uint8_t pk[32])
 }
 
 /* A contact by ID, unique ID prefix (6 or more characters) or name. */
-static struct contact *contact_lookup(struct engine *e, const char *who, int quiet)
+struct contact *contact_lookup(struct engine *e, const char *who, int quiet)
 {
 	uint8_t pk[32];
 	if (strlen(who) == ID_STRLEN)
@@ -715,8 +720,36 @@ static void cmd_msg(struct engine *e, char *arg)
 	}
 	engine_defer(e, EV_SENT, c, seq, ts, text, len);
 	engine_defer(e, EV_QUEUED, c, seq, ts, NULL, 0);
+	typing_set(c, TYPING_STOPPED);
 	if (!session_up(c))
 		try_connect(e, c);
+}
+
+/* /typing <contact> typing|paused|stopped */
+static void cmd_typing(struct engine *e, char *arg)
+{
+	char *word = strchr(arg, ' ');
+	if (word)
+		*word++ = '\0';
+	int state = word ? typing_parse(word) : -1;
+	if (state < 0) {
+		emit_error(e, "usage", "/typing <contact> typing|paused|stopped");
+		return;
+	}
+	struct contact *c = contact_lookup(e, arg, 0);
+	if (c && !contact_is_friend(c))
+		emit_error(e, "not-contact", "%s is not your contact", arg);
+	else if (c)
+		typing_set(c, state);
+}
+
+int engine_typing(struct engine *e, const char *who, int state)
+{
+	struct contact *c = who ? contact_lookup(e, who, 1) : NULL;
+	if (!c || !contact_is_friend(c))
+		return -1;
+	typing_set(c, state);
+	return 0;
 }
 
 static void cmd_contacts(struct engine *e)
@@ -790,6 +823,7 @@ static const char *help_lines[] = {
 	"/add <ID|name> [text]        pin a contact and ask them",
 	"/accept|/deny|/block <who>   answer a contact request",
 	"/msg <contact> <text>        send a message",
+	"/typing <contact> typing|paused|stopped  tell a contact you type",
 	"/contacts                    list contacts",
 	"/status online|away|busy|invisible [message]",
 	"/info <contact>              key, path, outbox",
@@ -843,6 +877,8 @@ int engine_command(struct engine *e, const char *line)
 		cmd_verify(e, arg);
 	else if (!strcmp(cmd, "info"))
 		cmd_info(e, arg);
+	else if (!strcmp(cmd, "typing"))
+		cmd_typing(e, arg);
 	else if (!strcmp(cmd, "help"))
 		for (size_t i = 0; i < ARRAY_LEN(help_lines); i++)
 			emit_info(e, "%s", help_lines[i]);
@@ -1155,6 +1191,7 @@ int engine_contacts(struct engine *e, struct contact_view *out, int max)
 			.status = c->online ? status_word(c->status) : (c->flags & CONTACT_PENDING ? "pending" : "offline"),
 			.path = c->online ? "lan" : "-", .status_text = c->status_text,
 			.online = c->online, .verified = !!(c->flags & CONTACT_VERIFIED),
+			.typing = c->typing_in,
 		};
 	}
 	return n;

@@ -27,6 +27,7 @@ enum ev_type {
 	EV_ADDED,		/* id, name: a contact was added (pinned) */
 	EV_DURABLE,		/* id, msgid: the receiver has everything up to msgid on disk */
 	EV_FLUSH,		/* everything emitted so far must reach the user now (before acks go out) */
+	EV_TYPING,		/* id, name, word: "typing", "paused" or "stopped" (typing notices) */
 };
 
 struct event {
@@ -72,6 +73,7 @@ struct contact_view {
 	const char *id, *name, *status, *path;	/* path "-" when offline */
 	const char *status_text;
 	int online, verified, key_changed;
+	int typing;		/* what their last typing notice said: TYPING_* */
 };
 int engine_contacts(struct engine *e, struct contact_view *out, int max);
 
@@ -82,6 +84,14 @@ typedef void (*engine_hist_cb)(void *arg, int outgoing, uint64_t msgid, uint64_t
 			       const char *text, size_t len, int delivered);
 int engine_history(struct engine *e, const char *id, uint64_t *cursor, int max,
 		   engine_hist_cb cb, void *arg);
+
+/* Typing notices (also the FR_TYPING frame's byte). The UI calls engine_typing with
+ * TYPING_ACTIVE on every key that edits text for a contact, TYPING_STOPPED when the text is
+ * cleared or sent; the engine turns that into frames: one per change, a refresh every few
+ * seconds while typing, and "paused" after a few seconds without a key. Only online contacts
+ * are told. -1 when who is not a contact. The headless command is /typing <contact> <word>. */
+enum { TYPING_STOPPED = 0, TYPING_ACTIVE = 1, TYPING_PAUSED = 2 };
+int engine_typing(struct engine *e, const char *who, int state);
 
 enum { ENGINE_DEFAULT_PORT = 7788, ENGINE_LAN_PORT = 7789 };
 

@@ -23,6 +23,9 @@ enum {
 	HELLO_RESEND_MS = 400,
 	HS_RETRY_MIN_MS = 500,
 	HS_RETRY_MAX_MS = 30000,
+	TYPING_IDLE_MS = 5000,		/* typing -> paused after this long without a key */
+	TYPING_REFRESH_MS = 3000,	/* "typing" again this often while typing */
+	TYPING_EXPIRE_MS = 10000,	/* their "typing" without a refresh this long: paused */
 };
 
 enum status { ST_OFFLINE, ST_ONLINE, ST_AWAY, ST_BUSY, ST_INVISIBLE };
@@ -76,6 +79,10 @@ struct contact {
 	unsigned since_check;		/* records since the last checkpoint */
 	struct session s;
 	struct timer t_hs, t_tick;
+	/* typing notices (typing.c): ours as last sent, theirs as last shown */
+	uint8_t typing_out, typing_in;
+	uint64_t typing_key_ms, typing_sent_ms, typing_in_ms;
+	struct timer t_typing;
 	struct engine *e;
 };
 
@@ -140,6 +147,17 @@ void contact_refresh_online(struct contact *c);
 void contact_remove(struct engine *e, struct contact *c);
 const char *status_word(enum status s);
 int contact_is_friend(const struct contact *c);
+/* A contact by full ID, unique ID prefix (6+) or name; NULL (and an error unless quiet). */
+struct contact *contact_lookup(struct engine *e, const char *who, int quiet);
+
+/* typing.c */
+void typing_init(struct contact *c);
+void typing_free(struct contact *c);
+void typing_set(struct contact *c, int state);
+void typing_input(struct contact *c, const uint8_t *b, size_t n);
+void typing_reset(struct contact *c, int offline);
+const char *typing_word(int state);
+int typing_parse(const char *w);
 
 /* session.c */
 int session_open_socket(struct engine *e, int port, char *err, size_t errlen);
@@ -147,6 +165,8 @@ void session_close(struct engine *e);
 void session_input(struct loop *l, int fd, short revents, void *arg);
 void session_connect(struct contact *c, const struct sockaddr *sa, socklen_t len);
 void session_flush(struct contact *c);		/* send what rel and HELLO have due */
+/* One engine frame now, outside the reliable stream (typing notices). */
+void session_send_frame(struct contact *c, int type, const void *body, size_t len);
 void session_hello_changed(struct contact *c);	/* our flags/status changed: tell the peer */
 void session_bye(struct contact *c);
 void session_drop(struct contact *c);		/* forget keys; the peer is gone */

@@ -149,6 +149,11 @@ void headless_event(void *arg, const struct event *ev)
 		fputs("info", o);
 		last(o, ev->text);
 		break;
+	case EV_TYPING:
+		fputs("typing", o);
+		field(o, ev->id);
+		field(o, ev->word);
+		break;
 	case EV_SENT:
 		return;		/* the UI shows our own lines; scripts have `queued` */
 	case EV_FLUSH:

@@ -159,6 +159,17 @@ static void send_frames(struct contact *c, const uint8_t *pt, size_t len)
 	send_raw(c, out, (size_t)n);
 }
 
+void session_send_frame(struct contact *c, int type, const void *body, size_t len)
+{
+	uint8_t pkt[64];
+	size_t n;
+	if (!session_up(c) || len > sizeof(pkt) - 8)
+		return;
+	n = frame_put(pkt, sizeof(pkt), 0, type, body, len);
+	if (n)
+		send_frames(c, pkt, n);
+}
+
 static void rel_emit_cb(void *arg, const uint8_t *pkt, size_t len)
 {
 	send_frames(arg, pkt, len);
@@ -318,6 +329,8 @@ void session_frame(void *arg, int type, const uint8_t *body, size_t len)
 	} else if (type == FR_BYE) {
 		log_info("%s: said goodbye", c->id);
 		session_drop(c);
+	} else if (type == FR_TYPING) {
+		typing_input(c, body, len);
 	}
 }
 

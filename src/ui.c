@@ -305,6 +305,8 @@ ui_win_close(struct ui *ui, struct win *w)
 		ui_win_switch(ui, ui->wins[i - 1]);
 	if (ui->cmd_win == w)
 		ui->cmd_win = NULL;
+	if (w->typing != TYPING_STOPPED && ui->eng != NULL)
+		engine_typing(ui->eng, w->id, TYPING_STOPPED);
 	memmove(&ui->wins[i], &ui->wins[i + 1], (size_t)(ui->nwins - i - 1) * sizeof(*ui->wins));
 	ui->nwins--;
 	win_free(w);

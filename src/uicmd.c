@@ -300,6 +300,8 @@ cmd_set(struct ui *ui, const char *args)
 	if (strcmp(key, "colors") == 0 && ui->set.colors && !ui->have_colors)
 		ui_line(ui, ui->active, LINE_INFO, "colours were off at the start (colors = off or "
 			"NO_COLOR): they come with the next start");
+	if (strcmp(key, "typing.send") == 0 && !ui->set.typing_send)
+		ui_typing_stop_all(ui);
 	ui_settings_apply(ui);
 	show_setting(ui, key);
 }
@@ -383,6 +385,8 @@ static const struct cmd cmds[] = {
 	 "notify.bell, notify.title, notify.text, typing.send, typing.show, pane.width, "
 	 "pane.hidden, colors, ambiguous-wide", cmd_set},
 	{"status", "online|away|busy|invisible [message]", "your presence", cmd_status},
+	{"typing", "<contact> typing|paused|stopped", "a typing notice (typing in a window sends "
+	 "them)", NULL},
 	{"verify", "<contact> [confirm|reset]", "safety number; confirm after comparing", NULL},
 	{"win", "<N or name>", "go to a window", cmd_win},
 	{"wins", "", "list the windows", cmd_wins},

@@ -245,6 +245,11 @@ draw_title(struct ui *ui)
 		} else if (c->verified) {
 			x = put_str(t, 0, x, "[verified] ", ui->cols, A_REVERSE);
 		}
+		if (c->typing != TYPING_STOPPED && ui->set.typing_show) {
+			x = put_cells(t, 0, x, c->name, wcslen(c->name), ui->cols, A_REVERSE | A_BOLD);
+			x = put_str(t, 0, x, c->typing == TYPING_ACTIVE ? " is typing...  " :
+				    " paused typing  ", ui->cols, A_REVERSE | A_BOLD);
+		}
 		char p = ui_presence_letter(c);
 		snprintf(buf, sizeof(buf), "%c %s%s%s ", p, p == 'o' ? "online" : p == 'a' ? "away" :
 			 p == 'b' ? "busy" : p == '-' ? "offline" : "waiting for an answer",
@@ -295,6 +300,8 @@ draw_pane(struct ui *ui)
 			}
 			if (cw != NULL && cw->unread > 0)
 				snprintf(num, sizeof(num), " [%d]", cw->unread);
+			else if (c->typing == TYPING_ACTIVE && ui->set.typing_show)
+				snprintf(num, sizeof(num), " ...");	/* typing */
 			room = w - 2 - (int)strlen(num);
 			mvwaddch(p, y, 2, (chtype)letter | letter_attr(ui, letter));
 			if (room > 0) {

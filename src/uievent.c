@@ -50,6 +50,7 @@ ui_contacts_refresh(struct ui *ui)
 		c->online = v->online;
 		c->verified = v->verified;
 		c->key_changed = v->key_changed;
+		c->typing = v->typing;
 		if ((w = ui_win_by_id(ui, c->id)) != NULL && wcscmp(w->name, c->name) != 0) {
 			win_set_name(w, c->name);
 			ui->dirty |= D_ALL;
@@ -282,6 +283,10 @@ ui_event(void *arg, const struct event *ev)
 		break;
 	case EV_INFO:
 		ui_line(ui, out, LINE_INFO, "%s", nz(ev->text));
+		break;
+	case EV_TYPING:		/* the title and the pane show it, from the contact list */
+		ui->contacts_stale = 1;
+		ui->dirty |= D_PANE | D_TITLE;
 		break;
 	default:	/* newer events (EV_DURABLE...) need nothing on screen */
 		break;

@@ -54,6 +54,7 @@ struct ui_contact {
 	char path[UI_STATUS_MAX];
 	wchar_t status_text[UI_TEXT_MAX];
 	int online, verified, key_changed;
+	int typing;		/* TYPING_*: their last notice */
 };
 
 struct ui {
@@ -138,6 +139,7 @@ void ui_resize(struct ui *ui);
 
 /* uikey.c */
 void ui_key_input(struct loop *l, int fd, short revents, void *arg);
+void ui_typing_stop_all(struct ui *ui);
 
 /* uidraw.c */
 void ui_layout(struct ui *ui);

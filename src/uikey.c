@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "edit.h"
+#include "engine.h"
 #include "uiint.h"
 
 enum {
@@ -304,6 +305,61 @@ key(struct ui *ui, const struct key *k)
 	}
 }
 
+/* ---- typing notices ---- */
+
+static uint32_t
+input_hash(const struct edit *e)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a over the characters */
+
+	for (size_t i = 0; i < e->len; i++)
+		h = (h ^ (uint32_t)e->buf[i]) * 16777619u;
+	return h ^ (uint32_t)e->len;
+}
+
+static void
+tell(struct ui *ui, struct win *w, int state)
+{
+	w->typing = state;
+	if (ui->eng != NULL)
+		engine_typing(ui->eng, w->id, state);
+}
+
+/* After the keys of one read: a conversation's input that holds text for the contact (not a
+ * command) and changed is "typing"; one that was emptied (sent, cleared) or became a command
+ * is "stopped". The engine times "paused" and the refreshes. */
+static void
+typing_update(struct ui *ui)
+{
+	struct win *w = ui->active;
+	const struct edit *e = w->edit;
+	uint32_t h;
+	int text;
+
+	if (w->id[0] == 0 || !ui->set.typing_send)
+		return;
+	text = e->len > 0 && (e->buf[0] != '/' || (e->len > 1 && e->buf[1] == '/'));
+	if (!text) {
+		if (w->typing != TYPING_STOPPED)
+			tell(ui, w, TYPING_STOPPED);
+		w->typing_hash = input_hash(e);
+		return;
+	}
+	h = input_hash(e);
+	if (h != w->typing_hash || w->typing == TYPING_STOPPED)
+		tell(ui, w, TYPING_ACTIVE);
+	w->typing_hash = h;
+}
+
+/* /set typing.send off: whoever was told we type hears that we stopped. */
+void
+ui_typing_stop_all(struct ui *ui)
+{
+	for (int i = 1; i < ui->nwins; i++)
+		if (ui->wins[i]->typing != TYPING_STOPPED)
+			tell(ui, ui->wins[i], TYPING_STOPPED);
+}
+
 void
 ui_key_input(struct loop *l, int fd, short revents, void *arg)
 {
@@ -335,6 +391,8 @@ ui_key_input(struct loop *l, int fd, short revents, void *arg)
 	}
 	if (keys_timeout(&ui->kd, &k))
 		key(ui, &k);
+	if (got)
+		typing_update(ui);
 	/* poll keeps saying readable while read(2) gives 0: the terminal is gone */
 	ui->empty_reads = got ? 0 : ui->empty_reads + 1;
 	if (ui->empty_reads >= EMPTY_READS_EOF) {

@@ -92,6 +92,8 @@ struct win {
 	int hist_lost;		/* lines were dropped from memory: re-seek before paging */
 	size_t from_log;	/* lines in memory that are records of the log */
 	struct edit *edit;	/* this window's input line and input history */
+	int typing;		/* what the engine was last told about this input (TYPING_*) */
+	uint32_t typing_hash;	/* of the input then, to tell a key that changed it */
 };
 
 struct win *win_new(int num, const char *id, const wchar_t *name);
