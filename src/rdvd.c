@@ -27,6 +27,11 @@ void rdvd_conf_default(struct rdvd_conf *c)
 	c->reg_burst = 10;
 	c->max_subs = 1000;
 	c->max_queue = 4096;
+	c->relay_rate = 262144;
+	c->relay_burst = 1048576;
+	c->relay_pkt_rate = 400;
+	c->relay_pkt_burst = 1000;
+	c->relay_daily = 1ull << 30;
 }
 
 /* --- token buckets --- */
@@ -635,6 +640,7 @@ void rdvd_free(struct rdvd *srv)
 	free(srv->src_hs);
 	free(srv->src_reg);
 	free(srv->key_req);
+	rdvd_relay_free(srv);
 	if (srv->cc) {
 		noise_cookie_checker_wipe(srv->cc);
 		sodium_free(srv->cc);

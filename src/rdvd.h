@@ -21,6 +21,9 @@
  */
 
 #define RDVD_SRC_TCP 0x80000000u
+/* Set by the core on the src of a packet it sends that may be dropped under backpressure (a
+ * relayed datagram: the clients' own rel retransmits it). Mask it off before using src. */
+#define RDVD_SEND_DROPPABLE 0x40000000u
 enum {
 	/* Outside any session: KEYREQ = F1 10 00 00 + 60 zero bytes; KEY = F1 11 00 00 + pk. */
 	RDVD_KEYREQ = 0x10,
@@ -30,6 +33,8 @@ enum {
 	RDVD_HS_TIMEOUT_MS = 15000,	/* a handshake with no DATA after it is forgotten */
 	RDVD_TICK_MS = 20,		/* retransmission granularity */
 	RDVD_SWEEP_MS = 1000,		/* dead sessions are looked for this often */
+	RDVD_RELAY_MAX = 1400,		/* bytes of peer packet in one FR_RELAY frame */
+	RDVD_RELAY_MIN_BURST = RDVD_RELAY_MAX,	/* a smaller relay_burst passes no full packet */
 };
 
 struct rdvd_conf {
@@ -43,6 +48,11 @@ struct rdvd_conf {
 	uint32_t reg_rate, reg_burst;	/* new names per hour per source address (0: no limit) */
 	uint32_t max_subs;		/* SUBSCRIBEs per session */
 	uint32_t max_queue;		/* messages a client has not acknowledged, then dropped */
+	/* Relay (FR_RELAY between two mutually allowed users online here), per sender key.
+	 * Any of these 0: relaying is off. */
+	uint32_t relay_rate, relay_burst;	/* bytes per second, and the burst in bytes */
+	uint32_t relay_pkt_rate, relay_pkt_burst;	/* packets per second, and the burst */
+	uint64_t relay_daily;		/* bytes per user per 24 hours */
 };
 void rdvd_conf_default(struct rdvd_conf *c);
 
@@ -74,6 +84,10 @@ struct rdvd_stats {
 	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
 	uint64_t stun, keyreqs, inits, resps, cookies, rate_limited, bad_packets, bad_requests;
 	uint64_t requests, pushes, dead, under_load;
+	uint64_t relayed, relay_bytes;	/* packets forwarded, and their bytes */
+	uint64_t relay_denied;		/* malformed, off, not mutually allowed, target offline */
+	uint64_t relay_limited;		/* over the rate or the daily quota */
+	uint64_t relay_users;		/* senders with relay state today */
 };
 void rdvd_stats(const struct rdvd *srv, struct rdvd_stats *st);
 

@@ -79,6 +79,16 @@ struct sess {
 	struct sess_ext *x;
 };
 
+/* Relay accounting of one sender (by account id), kept only while it relays: the table is
+ * emptied at each 24-hour boundary, which also restarts the daily count. */
+struct relay_user {
+	uint32_t id, gen;		/* id 0 = empty slot */
+	uint64_t last_ms;		/* last refill */
+	uint64_t bytes_milli;		/* byte tokens, in thousandths */
+	uint64_t pkts_milli;		/* packet tokens, in thousandths */
+	uint64_t day_bytes;		/* forwarded in the current 24 hours */
+};
+
 /* u32 -> session index map (receiver indices, TCP sources): open addressing, key 0 = empty. */
 struct idx_ent {
 	uint32_t key;
@@ -121,6 +131,9 @@ struct rdvd {
 	struct bucket *src_hs, *src_reg, *key_req;
 	uint64_t load_s;
 	uint32_t load_cur, load_prev;
+	struct relay_user *relay;	/* open addressing by account id; NULL until used */
+	uint32_t relay_mask, relay_count;
+	uint64_t relay_day;		/* now_ms / 86400000 when the table was started */
 	uint64_t last_sweep_ms, now_ms, sync_warn_ms;
 	int shutting_down;
 	struct rdvd_stats st;
@@ -158,5 +171,10 @@ void rdvd_logout(struct rdvd *srv, struct sess *s);
 /* The observed address of a logged-in client changed. */
 void rdvd_presence_changed(struct rdvd *srv, struct sess *s);
 void rdvd_ext_free(struct sess *s);
+
+/* rdvd_relay.c */
+/* rel's frame callback (arg: the session): FR_RELAY is forwarded or dropped, others ignored. */
+void rdvd_relay_frame(void *arg, int type, const uint8_t *body, size_t len);
+void rdvd_relay_free(struct rdvd *srv);
 
 #endif

@@ -356,7 +356,7 @@ static void tcp_accept(struct loop *l, int fd, short revents, void *arg)
 		}
 		int one = 1;
 		setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		n->gen = (uint16_t)((n->gen + 1) & 0x7fff);
+		n->gen = (uint16_t)((n->gen + 1) & 0x3fff);	/* bit 30 is RDVD_SEND_DROPPABLE */
 		c->n = n;
 		c->fd = cfd;
 		c->id = RDVD_SRC_TCP | (uint32_t)n->gen << 16 | slot;
@@ -372,6 +372,8 @@ void rnet_send(void *arg, uint32_t src, const struct sockaddr *sa, socklen_t sal
     const uint8_t *pkt, size_t len)
 {
 	struct rnet *n = arg;
+	int droppable = !!(src & RDVD_SEND_DROPPABLE);
+	src &= ~RDVD_SEND_DROPPABLE;
 	if (!(src & RDVD_SRC_TCP)) {
 		if (src >= (uint32_t)n->nlisten || len > PKT_MAX || salen > sizeof(struct sockaddr_storage))
 			return;
@@ -389,6 +391,10 @@ void rnet_send(void *arg, uint32_t src, const struct sockaddr *sa, socklen_t sal
 	/* Called from inside the server core: never close or write here, only queue. */
 	struct tconn *c = conn_of(n, src);
 	if (!c || c->dead || len > 0xffff)
+		return;
+	/* A relayed datagram waits behind at most RNET_TCP_RELAY_QUEUE bytes, or is dropped as a
+	 * router would (the clients retransmit); the connection is not closed for it. */
+	if (droppable && c->wlen + 2 + len > RNET_TCP_RELAY_QUEUE)
 		return;
 	if (c->wlen + 2 + len > c->wcap) {
 		size_t cap = c->wcap ? c->wcap : 4096;

@@ -12,6 +12,7 @@
 enum {
 	RNET_MAX_LISTEN = 16,
 	RNET_TCP_WBUF_MAX = 1 << 20,	/* a TCP client that reads slower than this is dropped */
+	RNET_TCP_RELAY_QUEUE = 1 << 16,	/* relayed packets beyond this much unsent are dropped */
 };
 
 struct rnet;

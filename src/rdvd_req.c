@@ -594,4 +594,5 @@ static void deliver(void *arg, uint64_t seq, uint64_t ts, const char *text, size
 
 const struct rel_ops rdvd_rel_ops = {
 	.deliver = deliver,
+	.frame = rdvd_relay_frame,
 };

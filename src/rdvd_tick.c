@@ -197,4 +197,5 @@ void rdvd_stats(const struct rdvd *srv, struct rdvd_stats *st)
 	st->handshaking = srv->nhandshaking;
 	st->logged_in = srv->nlogged;
 	st->keypairs = srv->nkp;
+	st->relay_users = srv->relay_count;
 }

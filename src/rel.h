@@ -30,6 +30,8 @@ enum frame_type {
 	FR_BYE = 7,		/* engine: clean logout */
 	FR_STATUS = 8,		/* reserved */
 	FR_TYPING = 9,		/* reserved: typing notices */
+	FR_RELAY = 10,		/* rendezvous relay, outside rel (unreliable): pk 32 | peer packet;
+			 * client->server: target pk, server->client: source pk (rdvd_relay.c) */
 };
 
 struct rel_out {

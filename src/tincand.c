@@ -107,6 +107,11 @@ static const struct keydef keys[] = {
 	{ "register-burst", 1000000, RC(reg_burst), 0 },
 	{ "max-subscriptions", 1000000, RC(max_subs), 0 },
 	{ "max-queue", 1000000, RC(max_queue), 0 },
+	{ "relay-rate", 1ul << 30, RC(relay_rate), 0 },
+	{ "relay-burst", 1ul << 30, RC(relay_burst), 0 },
+	{ "relay-packet-rate", 1000000, RC(relay_pkt_rate), 0 },
+	{ "relay-packet-burst", 1000000, RC(relay_pkt_burst), 0 },
+	{ "relay-daily-bytes", 1ul << 50, RC(relay_daily), 1 },
 };
 
 static int config_cb(void *arg, const char *key, const char *value, int lineno, char *err, size_t errlen)
@@ -158,6 +163,11 @@ static int config_cb(void *arg, const char *key, const char *value, int lineno, 
 				return -1;
 			}
 			v *= 1000;
+		}
+		if (!strcmp(key, "relay-burst") && v && v < RDVD_RELAY_MIN_BURST) {
+			snprintf(err, errlen, "relay-burst: 0 or at least %d bytes (one packet)",
+			    RDVD_RELAY_MIN_BURST);
+			return -1;
 		}
 		if (keys[i].wide)
 			*(uint64_t *)(void *)((char *)cf + keys[i].off) = v;

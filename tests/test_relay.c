@@ -1,0 +1,606 @@
+/* test_relay.c: the rendezvous relay (FR_RELAY) driven by Noise clients over UDP and TCP sources. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "log.h"
+#include "noise.h"
+#include "rdvd.h"
+#include "rel.h"
+#include "util.h"
+
+static int fails, checks;
+#define CHECK(c) do { checks++; if (!(c)) { fails++; \
+	fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); } } while (0)
+
+enum { MAXCLI = 8, INBOX = 512, MAXREL = 256, PKT = RDVD_RELAY_MAX };
+
+struct relayed {
+	uint8_t from[32];
+	uint8_t *b;
+	size_t n;
+};
+
+struct cli {
+	struct identity id;
+	struct sockaddr_in addr;
+	uint32_t src;			/* 0: UDP socket 0; else a TCP source */
+	struct noise_hs *hs;
+	struct noise_keypair *kp;
+	struct rel rel;
+	uint32_t next_req;
+	uint8_t *inbox[INBOX];
+	size_t inlen[INBOX], ninbox;
+	struct relayed got[MAXREL];	/* every FR_RELAY frame received, in order */
+	size_t ngot;
+	size_t raw_count, raw_max;	/* packets the server sent here, and the largest */
+	size_t last_len;		/* length of the last one */
+	uint32_t last_src;		/* src the server passed with the last packet */
+	int results, last_code;
+	int mute;			/* neither reads nor sends: run() leaves it alone */
+};
+
+static struct cli clis[MAXCLI];
+static int ncli;
+static struct identity server_id;
+static struct rdvd *srv;
+static struct acct_db *db;
+static uint64_t now = 5000000;
+static size_t stray;
+
+static void srv_send(void *arg, uint32_t src, const struct sockaddr *sa, socklen_t salen,
+    const uint8_t *pkt, size_t len)
+{
+	const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
+	(void)arg;
+	for (int i = 0; i < ncli; i++) {
+		struct cli *c = &clis[i];
+		if (c->addr.sin_addr.s_addr != in->sin_addr.s_addr || c->addr.sin_port != in->sin_port ||
+		    salen != sizeof(c->addr) || (src & ~RDVD_SEND_DROPPABLE) != c->src || c->ninbox == INBOX)
+			continue;
+		c->raw_count++;
+		if (len > c->raw_max)
+			c->raw_max = len;
+		c->last_src = src;
+		c->last_len = len;
+		c->inbox[c->ninbox] = malloc(len);
+		memcpy(c->inbox[c->ninbox], pkt, len);
+		c->inlen[c->ninbox++] = len;
+		return;
+	}
+	stray++;
+}
+
+static void cli_deliver(void *arg, uint64_t seq, uint64_t ts, const char *text, size_t len)
+{
+	struct cli *c = arg;
+	struct rdv_msg m;
+	(void)seq;
+	(void)ts;
+	if (rdv_decode((const uint8_t *)text, len, &m) == 0 && m.type == RDV_RESULT &&
+	    m.req == c->next_req) {
+		c->results++;
+		c->last_code = m.code;
+	}
+}
+
+static void cli_frame(void *arg, int type, const uint8_t *body, size_t len)
+{
+	struct cli *c = arg;
+	if (type != FR_RELAY || c->ngot == MAXREL)
+		return;
+	struct relayed *r = &c->got[c->ngot++];
+	CHECK(len > 32);
+	memcpy(r->from, body, len < 32 ? len : 32);
+	r->n = len > 32 ? len - 32 : 0;
+	r->b = malloc(r->n + 1);
+	memcpy(r->b, body + 32, r->n);
+}
+
+static const struct rel_ops cli_ops = { .deliver = cli_deliver, .frame = cli_frame };
+
+static void to_server(struct cli *c, const uint8_t *pkt, size_t len)
+{
+	rdvd_input(srv, c->src, (struct sockaddr *)&c->addr, sizeof(c->addr), pkt, len, now);
+}
+
+static void cli_emit(void *arg, const uint8_t *pkt, size_t len)
+{
+	struct cli *c = arg;
+	uint8_t out[REL_MAX_PKT + NOISE_DATA_OVERHEAD];
+	int n = noise_encrypt(c->kp, pkt, len, out, sizeof(out));
+	if (n > 0)
+		to_server(c, out, (size_t)n);
+}
+
+static struct cli *cli_new(int seed, uint32_t src)
+{
+	struct cli *c = &clis[ncli++];
+	uint8_t s[32];
+	memset(c, 0, sizeof(*c));
+	memset(s, seed, sizeof(s));
+	identity_from_seed(s, &c->id);
+	c->addr.sin_family = AF_INET;
+	c->addr.sin_port = htons((uint16_t)(41000 + seed));
+	c->addr.sin_addr.s_addr = htonl(0x0a010000u + (uint32_t)seed);
+	c->src = src;
+	c->hs = noise_hs_new();
+	c->kp = noise_kp_new();
+	rel_init(&c->rel, &cli_ops, c);
+	return c;
+}
+
+static void cli_process(struct cli *c)
+{
+	for (size_t i = 0; i < c->ninbox; i++) {
+		uint8_t *p = c->inbox[i], pt[NOISE_MAX_PACKET];
+		size_t len = c->inlen[i];
+		int k;
+		switch (noise_pkt_type(p, len)) {
+		case NOISE_RESP:
+			if (noise_resp_consume(c->hs, p, len, c->kp) == 0) {
+				rel_free(&c->rel);	/* nothing is left unanswered in these tests */
+				rel_init(&c->rel, &cli_ops, c);
+				rel_ask_ack(&c->rel);
+			}
+			break;
+		case NOISE_DATA:
+			if ((k = noise_decrypt(c->kp, p, len, pt, sizeof(pt))) >= 0) {
+				rel_input(&c->rel, pt, (size_t)k, now * 1000);
+				rel_synced(&c->rel, c->rel.rx_stored);
+			}
+			break;
+		default:
+			break;
+		}
+		free(p);
+	}
+	c->ninbox = 0;
+	rel_poll(&c->rel, now * 1000, 64, cli_emit, c);
+}
+
+static void run(void)
+{
+	for (int round = 0; round < 50; round++) {
+		rdvd_flush(srv, now);
+		size_t moved = 0;
+		for (int i = 0; i < ncli; i++) {
+			if (clis[i].mute)
+				continue;
+			moved += clis[i].ninbox;
+			cli_process(&clis[i]);
+		}
+		if (!moved)
+			break;
+	}
+}
+
+static void advance(uint64_t ms)
+{
+	for (uint64_t t = 0; t < ms; t += 500) {
+		now += 500;
+		rdvd_tick(srv, now);
+		run();
+	}
+}
+
+static void connect_cli(struct cli *c)
+{
+	uint8_t init[NOISE_INIT_LEN];
+	noise_init_create(c->hs, &c->id, server_id.pk, 1 + randombytes_uniform(1u << 30), NULL, init);
+	to_server(c, init, sizeof(init));
+	run();
+}
+
+/* A request; returns its RESULT code, -1 if none came. */
+static int req(struct cli *c, struct rdv_msg *m)
+{
+	uint8_t buf[RDV_MSG_MAX];
+	m->req = ++c->next_req;
+	size_t n = rdv_encode(m, buf, sizeof(buf));
+	CHECK(n > 0);
+	c->results = 0;
+	rel_queue(&c->rel, rel_next_seq(&c->rel), 0, (const char *)buf, n);
+	rel_poll(&c->rel, now * 1000, 64, cli_emit, c);
+	run();
+	return c->results == 1 ? c->last_code : -1;
+}
+
+static int reg(struct cli *c, const char *name)
+{
+	struct rdv_msg m;
+	memset(&m, 0, sizeof(m));
+	m.type = RDV_REGISTER;
+	str_copy(m.name, name, sizeof(m.name));
+	return req(c, &m);
+}
+
+static int login(struct cli *c)
+{
+	struct rdv_msg m;
+	memset(&m, 0, sizeof(m));
+	m.type = RDV_LOGIN;
+	m.status = RDV_ONLINE;
+	return req(c, &m);
+}
+
+static int allow(struct cli *c, const struct cli *who, int mode)
+{
+	struct rdv_msg m;
+	memset(&m, 0, sizeof(m));
+	m.type = RDV_ALLOW;
+	memcpy(m.pk, who->id.pk, 32);
+	m.mode = (uint8_t)mode;
+	return req(c, &m);
+}
+
+static size_t sent_len;		/* the last DATA packet a client sent with relay_raw */
+static uint8_t sent[32 + PKT + 128];
+
+/* c sends an FR_RELAY frame (target's key, then n bytes of p) in a DATA packet of its session;
+ * with_ping puts a rel PING frame before it in the same packet. */
+static void relay_raw(struct cli *c, const uint8_t target[32], const uint8_t *p, size_t n,
+    int with_ping)
+{
+	uint8_t body[32 + PKT + 64], pt[sizeof(body) + 16], out[sizeof(pt) + NOISE_DATA_OVERHEAD];
+	size_t off = 0;
+	memcpy(body, target, 32);
+	memcpy(body + 32, p, n);
+	if (with_ping)
+		off = frame_put(pt, sizeof(pt), off, FR_PING, NULL, 0);
+	off = frame_put(pt, sizeof(pt), off, FR_RELAY, body, 32 + n);
+	CHECK(off > 0);
+	int k = noise_encrypt(c->kp, pt, off, out, sizeof(out));
+	CHECK(k > 0);
+	sent_len = (size_t)k;
+	memcpy(sent, out, sent_len);
+	to_server(c, out, (size_t)k);
+	run();
+}
+
+static void relay_to(struct cli *c, const struct cli *to, const uint8_t *p, size_t n)
+{
+	relay_raw(c, to->id.pk, p, n, 0);
+}
+
+/* The last relayed packet c received came from `from` and holds exactly p. */
+static int got_exact(const struct cli *c, const struct cli *from, const uint8_t *p, size_t n)
+{
+	const struct relayed *r = c->ngot ? &c->got[c->ngot - 1] : NULL;
+	return r && !memcmp(r->from, from->id.pk, 32) && r->n == n && !memcmp(r->b, p, n);
+}
+
+static void set_relay(uint32_t rate, uint32_t burst, uint32_t prate, uint32_t pburst, uint64_t daily)
+{
+	struct rdvd_conf conf;
+	rdvd_conf_default(&conf);
+	conf.lim.no_sync = 1;
+	conf.relay_rate = rate;
+	conf.relay_burst = burst;
+	conf.relay_pkt_rate = prate;
+	conf.relay_pkt_burst = pburst;
+	conf.relay_daily = daily;
+	rdvd_set_conf(srv, &conf);
+}
+
+static void set_default(void)
+{
+	set_relay(262144, 1048576, 400, 1000, 1ull << 30);
+}
+
+static uint8_t pkt[PKT];
+
+/* --- tests --- */
+
+static void test_forward(struct cli *a, struct cli *b)
+{
+	size_t b0 = b->ngot, a0 = a->ngot, braw = b->raw_count;
+	/* a peer packet as a client would put it there: opaque to the server */
+	relay_to(a, b, pkt, 148);
+	CHECK(b->ngot == b0 + 1 && got_exact(b, a, pkt, 148));
+	/* one packet out for one in, of the same size (only the key in front differs) */
+	CHECK(b->raw_count == braw + 1 && b->last_len == sent_len);
+	CHECK(b->last_src & RDVD_SEND_DROPPABLE);
+	/* the largest packet, the other way */
+	relay_to(b, a, pkt, PKT);
+	CHECK(a->ngot == a0 + 1 && got_exact(a, b, pkt, PKT));
+	/* one byte, and a relay frame after a rel frame in the same packet */
+	relay_raw(a, b->id.pk, pkt + 7, 1, 1);
+	CHECK(b->ngot == b0 + 2 && got_exact(b, a, pkt + 7, 1));
+	/* too long or empty: dropped */
+	relay_to(a, b, pkt, PKT + 1);
+	relay_to(a, b, pkt, 0);
+	CHECK(b->ngot == b0 + 2);
+	/* to oneself: dropped */
+	relay_to(a, a, pkt, 10);
+	CHECK(a->ngot == a0 + 1);
+	/* 50 in a row arrive in order */
+	for (int i = 0; i < 50; i++) {
+		pkt[0] = (uint8_t)i;
+		relay_to(a, b, pkt, 100 + (size_t)i);
+		CHECK(got_exact(b, a, pkt, 100 + (size_t)i));
+	}
+	CHECK(b->ngot == b0 + 52);
+}
+
+/* Both must allow each other: one way, a block, a removal stop it. */
+static void test_allow(struct cli *a, struct cli *b, struct cli *carol)
+{
+	size_t b0 = b->ngot, c0 = carol->ngot, a0 = a->ngot;
+	CHECK(allow(b, carol, RDV_ALLOW_ALLOW) == RDV_OK);	/* carol does not allow bob */
+	relay_to(carol, b, pkt, 60);
+	relay_to(b, carol, pkt, 60);
+	CHECK(b->ngot == b0 && carol->ngot == c0);
+	CHECK(allow(carol, b, RDV_ALLOW_ALLOW) == RDV_OK);
+	relay_to(carol, b, pkt, 60);
+	CHECK(b->ngot == b0 + 1 && got_exact(b, carol, pkt, 60));
+	CHECK(allow(carol, b, RDV_ALLOW_BLOCK) == RDV_OK);
+	relay_to(carol, b, pkt, 61);
+	relay_to(b, carol, pkt, 61);
+	CHECK(b->ngot == b0 + 1 && carol->ngot == c0);
+	/* alice never allowed carol, carol never allowed alice */
+	relay_to(carol, a, pkt, 62);
+	relay_to(a, carol, pkt, 62);
+	CHECK(a->ngot == a0 && carol->ngot == c0);
+	/* bob removes alice: nothing either way until he allows her again */
+	CHECK(allow(b, a, RDV_ALLOW_REMOVE) == RDV_OK);
+	relay_to(a, b, pkt, 63);
+	relay_to(b, a, pkt, 63);
+	CHECK(b->ngot == b0 + 1 && a->ngot == a0);
+	CHECK(allow(b, a, RDV_ALLOW_ALLOW) == RDV_OK);
+	relay_to(a, b, pkt, 64);
+	CHECK(b->ngot == b0 + 2 && got_exact(b, a, pkt, 64));
+}
+
+/* A target whose session died, or is only half made, gets nothing; a key with no account
+ * here cannot relay even if the target allows it. */
+static void test_offline(struct cli *a, struct cli *b, struct cli *erin, struct cli *eve)
+{
+	struct rdvd_stats st0, st;
+	rdvd_stats(srv, &st0);
+	relay_to(a, erin, pkt, 70);
+	CHECK(erin->ngot == 1 && got_exact(erin, a, pkt, 70));
+	/* eve is connected, allowed by bob, but has no account: cannot allow back */
+	CHECK(allow(b, eve, RDV_ALLOW_ALLOW) == RDV_OK);
+	size_t b0 = b->ngot;
+	relay_to(eve, b, pkt, 71);
+	relay_to(b, eve, pkt, 71);
+	CHECK(b->ngot == b0 && eve->ngot == 0);
+	/* erin goes silent while alice and bob keep their sessions: after the timeout she is gone */
+	erin->mute = 1;
+	for (int i = 0; i < 65; i++) {
+		rel_ask_ack(&a->rel);
+		rel_poll(&a->rel, now * 1000, 4, cli_emit, a);
+		rel_ask_ack(&b->rel);
+		rel_poll(&b->rel, now * 1000, 4, cli_emit, b);
+		advance(1000);
+	}
+	size_t e0 = erin->raw_count;
+	relay_to(a, erin, pkt, 72);
+	CHECK(erin->raw_count == e0);
+	/* a handshake without DATA yet is not a live session */
+	uint8_t init[NOISE_INIT_LEN];
+	noise_init_create(erin->hs, &erin->id, server_id.pk, 99, NULL, init);
+	to_server(erin, init, sizeof(init));
+	CHECK(erin->raw_count == e0 + 1);	/* the RESP, kept unread for now */
+	relay_to(a, erin, pkt, 73);
+	CHECK(erin->raw_count == e0 + 1 && erin->ngot == 1);
+	erin->mute = 0;
+	run();		/* erin reads the RESP; her first DATA makes the session live */
+	relay_to(a, erin, pkt, 74);
+	CHECK(erin->ngot == 2 && got_exact(erin, a, pkt, 74));
+	rdvd_stats(srv, &st);
+	CHECK(st.relay_denied == st0.relay_denied + 4);
+	CHECK(st.relay_limited == st0.relay_limited);
+	CHECK(st.relayed == st0.relayed + 2);
+}
+
+static void test_quota(struct cli *a, struct cli *b)
+{
+	struct rdvd_stats st0, st;
+	size_t b0;
+	rdvd_stats(srv, &st0);
+	/* bytes: a burst of 3000 passes two packets of 1400; 1400 bytes/s gives one more a second */
+	set_relay(1400, 3000, 1000, 1000, 1ull << 30);
+	b0 = b->ngot;
+	for (int i = 0; i < 3; i++)
+		relay_to(a, b, pkt, PKT);
+	CHECK(b->ngot == b0 + 2);
+	b0 = b->ngot;
+	relay_to(a, b, pkt, PKT);
+	CHECK(b->ngot == b0);
+	now += 1000;
+	relay_to(a, b, pkt, PKT);
+	CHECK(b->ngot == b0 + 1);
+	relay_to(a, b, pkt, PKT);
+	CHECK(b->ngot == b0 + 1);
+	/* bob's quota is his own */
+	size_t a0 = a->ngot;
+	relay_to(b, a, pkt, PKT);
+	CHECK(a->ngot == a0 + 1);
+	/* packets: 3 in a burst at 1 a second */
+	set_relay(1 << 20, 1 << 20, 1, 3, 1ull << 30);
+	now += 10000;
+	b0 = b->ngot;
+	for (int i = 0; i < 6; i++)
+		relay_to(a, b, pkt, 20);
+	CHECK(b->ngot == b0 + 3);
+	now += 1000;
+	relay_to(a, b, pkt, 20);
+	relay_to(a, b, pkt, 20);
+	CHECK(b->ngot == b0 + 4);
+	/* daily bytes: 5000 a day, whatever the rates */
+	set_relay(1 << 20, 1 << 20, 1000, 1000, 5000);
+	uint64_t day = 86400000;
+	now = (now / day + 1) * day + 1000;	/* a new day: counts start over */
+	b0 = b->ngot;
+	for (int i = 0; i < 5; i++)
+		relay_to(a, b, pkt, 1000);
+	CHECK(b->ngot == b0 + 5);
+	relay_to(a, b, pkt, 1);
+	CHECK(b->ngot == b0 + 5);
+	now += 3600000;		/* an hour later: still today */
+	relay_to(a, b, pkt, 1);
+	CHECK(b->ngot == b0 + 5);
+	now = (now / day + 1) * day + 10;
+	relay_to(a, b, pkt, 1000);
+	CHECK(b->ngot == b0 + 6 && got_exact(b, a, pkt, 1000));
+	rdvd_stats(srv, &st);
+	CHECK(st.relay_limited == st0.relay_limited + 9);
+	CHECK(st.relay_users >= 1);
+	/* off: any zero */
+	set_relay(0, 1 << 20, 1000, 1000, 1 << 20);
+	b0 = b->ngot;
+	relay_to(a, b, pkt, 10);
+	set_relay(1 << 20, 1 << 20, 1000, 1000, 0);
+	relay_to(a, b, pkt, 10);
+	CHECK(b->ngot == b0);
+	set_default();
+	relay_to(a, b, pkt, 10);
+	CHECK(b->ngot == b0 + 1);
+}
+
+/* dave's session is over TCP: relaying works both ways, and stops when the connection closes. */
+static void test_tcp(struct cli *a, struct cli *dave)
+{
+	size_t d0 = dave->ngot, a0 = a->ngot;
+	relay_to(a, dave, pkt, 500);
+	CHECK(dave->ngot == d0 + 1 && got_exact(dave, a, pkt, 500));
+	CHECK((dave->last_src & ~RDVD_SEND_DROPPABLE) == dave->src && (dave->last_src & RDVD_SRC_TCP));
+	relay_to(dave, a, pkt + 3, PKT - 3);
+	CHECK(a->ngot == a0 + 1 && got_exact(a, dave, pkt + 3, PKT - 3));
+	rdvd_source_closed(srv, dave->src, now);
+	size_t draw = dave->raw_count;
+	relay_to(a, dave, pkt, 500);
+	CHECK(dave->raw_count == draw && dave->ngot == d0 + 1);
+}
+
+/* Nothing unauthenticated is relayed or answered. */
+static void test_unverified(struct cli *a, struct cli *b, struct cli *x)
+{
+	uint8_t body[32 + 100], p[256], d[sizeof(p) + 64];
+	size_t b0 = b->ngot, braw = b->raw_count, xraw = x->raw_count;
+	memcpy(body, b->id.pk, 32);
+	memset(body + 32, 0x5a, 100);
+	/* a plaintext FR_RELAY frame, raw */
+	size_t n = frame_put(p, sizeof(p), 0, FR_RELAY, body, sizeof(body));
+	to_server(x, p, n);
+	/* the same in DATA packets under made-up receiver indices, with forged tags */
+	d[0] = NOISE_WIRE_VERSION;
+	d[1] = NOISE_DATA;
+	d[2] = d[3] = 0;
+	for (int i = 0; i < 20; i++) {
+		put_u32(d + 4, i == 0 ? 0x12345678u : randombytes_random());
+		memset(d + 8, 0, 8);
+		memcpy(d + 16, p, n);
+		randombytes_buf(d + 16 + n, 16);
+		to_server(x, d, 32 + n);
+	}
+	rdvd_flush(srv, now);
+	CHECK(x->raw_count == xraw && b->raw_count == braw && b->ngot == b0);
+	/* alice's real packet, replayed from x's address and from hers: relayed once only */
+	relay_to(a, b, pkt, 90);
+	CHECK(b->ngot == b0 + 1 && b->raw_count == braw + 1);
+	uint8_t copy[sizeof(sent)];
+	size_t clen = sent_len;
+	memcpy(copy, sent, clen);
+	to_server(x, copy, clen);
+	to_server(a, copy, clen);
+	/* and with one bit flipped in the ciphertext */
+	copy[20] ^= 1;
+	to_server(a, copy, clen);
+	run();
+	CHECK(x->raw_count == xraw && b->raw_count == braw + 1 && b->ngot == b0 + 1);
+}
+
+/* Rekey of the target: relayed packets follow it to its new keys. */
+static void test_rekey(struct cli *a, struct cli *b)
+{
+	size_t b0 = b->ngot;
+	connect_cli(b);
+	relay_to(a, b, pkt, 200);
+	CHECK(b->ngot == b0 + 1 && got_exact(b, a, pkt, 200));
+	connect_cli(a);
+	relay_to(a, b, pkt, 201);
+	CHECK(b->ngot == b0 + 2 && got_exact(b, a, pkt, 201));
+}
+
+int main(void)
+{
+	struct acct_limits lim;
+	struct rdvd_conf conf;
+	char err[128];
+	uint8_t seed[32];
+	if (sodium_init() < 0)
+		return 1;
+	log_set_file(-1);
+	memset(seed, 0xdd, sizeof(seed));
+	identity_from_seed(seed, &server_id);
+	acct_limits_default(&lim);
+	lim.no_sync = 1;
+	if (acct_open(&db, NULL, &lim, err, sizeof(err)) < 0)
+		return 1;
+	rdvd_conf_default(&conf);
+	conf.lim = lim;
+	CHECK(conf.relay_rate && conf.relay_burst >= RDVD_RELAY_MIN_BURST && conf.relay_daily);
+	srv = rdvd_new(&server_id, db, &conf, srv_send, NULL);
+	if (!srv)
+		return 1;
+	for (size_t i = 0; i < sizeof(pkt); i++)
+		pkt[i] = (uint8_t)(i * 7 + 3);
+
+	struct cli *a = cli_new(1, 0), *b = cli_new(2, 0), *carol = cli_new(3, 0);
+	struct cli *dave = cli_new(4, RDVD_SRC_TCP | 0x10005), *erin = cli_new(5, 0);
+	struct cli *eve = cli_new(6, 0), *x = cli_new(7, 0);
+	connect_cli(a);
+	connect_cli(b);
+	connect_cli(carol);
+	connect_cli(dave);
+	connect_cli(erin);
+	connect_cli(eve);
+	CHECK(reg(a, "alice") == RDV_OK && reg(b, "bob") == RDV_OK && reg(carol, "carol") == RDV_OK);
+	CHECK(reg(dave, "dave") == RDV_OK && reg(erin, "erin") == RDV_OK);
+	CHECK(login(a) == RDV_OK && login(b) == RDV_OK && login(carol) == RDV_OK);
+	CHECK(login(dave) == RDV_OK && login(erin) == RDV_OK);
+	/* before anyone allows anyone: nothing */
+	relay_to(a, b, pkt, 100);
+	CHECK(b->ngot == 0);
+	CHECK(allow(a, b, RDV_ALLOW_ALLOW) == RDV_OK && allow(b, a, RDV_ALLOW_ALLOW) == RDV_OK);
+	CHECK(allow(a, dave, RDV_ALLOW_ALLOW) == RDV_OK && allow(dave, a, RDV_ALLOW_ALLOW) == RDV_OK);
+	CHECK(allow(a, erin, RDV_ALLOW_ALLOW) == RDV_OK && allow(erin, a, RDV_ALLOW_ALLOW) == RDV_OK);
+	test_forward(a, b);
+	test_allow(a, b, carol);
+	test_tcp(a, dave);
+	test_unverified(a, b, x);
+	test_rekey(a, b);
+	test_offline(a, b, erin, eve);
+	test_quota(a, b);
+	CHECK(stray == 0);
+
+	struct rdvd_stats st;
+	rdvd_stats(srv, &st);
+	CHECK(st.relayed > 60 && st.relay_bytes > 10000);
+	rdvd_free(srv);
+	acct_close(db);
+	for (int i = 0; i < ncli; i++) {
+		struct cli *c = &clis[i];
+		for (size_t k = 0; k < c->ninbox; k++)
+			free(c->inbox[k]);
+		for (size_t k = 0; k < c->ngot; k++)
+			free(c->got[k].b);
+		rel_free(&c->rel);
+		noise_hs_free(c->hs);
+		noise_kp_free(c->kp);
+		identity_free(&c->id);
+	}
+	identity_free(&server_id);
+	if (fails) {
+		fprintf(stderr, "test_relay: %d of %d checks failed\n", fails, checks);
+		return 1;
+	}
+	printf("test_relay: %d checks passed\n", checks);
+	return 0;
+}
