@@ -169,12 +169,32 @@ static void log_checkpoint(struct contact *c)
 	log_append(c, REC_CHECK, c->last_out, c->durable_logged, (const char *)t, sizeof(t));
 }
 
+/* ICQ's away message: while we are away or busy with a message, the first message from a
+ * contact gets it back once, as a normal message that starts with AUTOREPLY_TAG, until we
+ * reply to that contact or come back online. An auto-reply gets none (two away clients would
+ * answer each other). Sent at the end of the pass (autoreply_send). */
+#define AUTOREPLY_TAG "[auto-reply] "
+
+static void autoreply_note(struct contact *c, const char *text, size_t len)
+{
+	struct engine *e = c->e;
+	size_t tl = sizeof(AUTOREPLY_TAG) - 1;
+	if ((e->status != ST_AWAY && e->status != ST_BUSY) || !e->status_text[0] || c->autoreplied)
+		return;
+	if (len >= tl && memcmp(text, AUTOREPLY_TAG, tl) == 0)
+		return;
+	c->autoreplied = 1;
+	c->autoreply_due = 1;
+	e->autoreplies_due = 1;
+}
+
 static void rel_deliver(void *arg, uint64_t seq, uint64_t ts, const char *text, size_t len)
 {
 	struct contact *c = arg;
 	log_append(c, REC_IN, seq, ts, text, len);
 	typing_reset(c, 0);	/* what they typed has come */
 	engine_defer(c->e, EV_MSG, c, seq, ts, text, len);
+	autoreply_note(c, text, len);
 }
 
 static void rel_stored(void *arg, uint64_t upto)
@@ -693,6 +713,22 @@ static void cmd_answer(struct engine *e, char *arg, int how)
 		try_connect(e, c);
 }
 
+/* Into the outbox (the log) and the sending queue; the message's seq, or 0 after an error. */
+static uint64_t queue_text(struct contact *c, const char *text, size_t len)
+{
+	struct engine *e = c->e;
+	uint64_t seq = rel_next_seq(&c->rel), ts = wall_ms();
+	if (log_append(c, REC_OUT, seq, ts, text, len) < 0 || rel_queue(&c->rel, seq, ts, text, len) < 0) {
+		emit_error(e, "io", "cannot queue the message: %s", strerror(errno));
+		return 0;
+	}
+	engine_defer(e, EV_SENT, c, seq, ts, text, len);
+	engine_defer(e, EV_QUEUED, c, seq, ts, NULL, 0);
+	if (!session_up(c))
+		try_connect(e, c);
+	return seq;
+}
+
 static void cmd_msg(struct engine *e, char *arg)
 {
 	char *text = strchr(arg, ' ');
@@ -713,16 +749,29 @@ static void cmd_msg(struct engine *e, char *arg)
 		emit_error(e, "too-long", "a message holds at most %d bytes", REL_MAX_TEXT);
 		return;
 	}
-	uint64_t seq = rel_next_seq(&c->rel), ts = wall_ms();
-	if (log_append(c, REC_OUT, seq, ts, text, len) < 0 || rel_queue(&c->rel, seq, ts, text, len) < 0) {
-		emit_error(e, "io", "cannot queue the message: %s", strerror(errno));
+	if (!queue_text(c, text, len))
 		return;
-	}
-	engine_defer(e, EV_SENT, c, seq, ts, text, len);
-	engine_defer(e, EV_QUEUED, c, seq, ts, NULL, 0);
+	c->autoreplied = 0;	/* we replied: a new message gets the away message again */
 	typing_set(c, TYPING_STOPPED);
-	if (!session_up(c))
-		try_connect(e, c);
+}
+
+static void autoreply_send(struct engine *e)
+{
+	char text[sizeof(AUTOREPLY_TAG) + STATUS_TEXT_MAX];
+	e->autoreplies_due = 0;
+	for (size_t i = 0; i < e->ncontacts; i++) {
+		struct contact *c = e->contacts[i];
+		if (!c->autoreply_due)
+			continue;
+		c->autoreply_due = 0;
+		if ((e->status != ST_AWAY && e->status != ST_BUSY) || !e->status_text[0] ||
+		    !contact_is_friend(c))
+			continue;
+		int n = snprintf(text, sizeof(text), "%s%s", AUTOREPLY_TAG, e->status_text);
+		uint64_t seq = queue_text(c, text, (size_t)n);
+		if (seq)
+			engine_defer(e, EV_AUTOREPLY, c, seq, 0, text, (size_t)n);
+	}
 }
 
 /* /typing <contact> typing|paused|stopped */
@@ -776,6 +825,9 @@ static void cmd_status(struct engine *e, char *arg)
 	}
 	e->status = s;
 	str_copy(e->status_text, text ? text : "", sizeof(e->status_text));
+	if (s == ST_ONLINE)	/* back: the next away spell answers everyone once again */
+		for (size_t i = 0; i < e->ncontacts; i++)
+			e->contacts[i]->autoreplied = 0;
 	hello_all(e);
 }
 
@@ -1014,6 +1066,8 @@ static void engine_pass(struct loop *l, void *arg)
 {
 	struct engine *e = arg;
 	int dirty = 0, shown = 0;
+	if (e->autoreplies_due)
+		autoreply_send(e);
 	flush_logs(e, &dirty);
 	if (e->ndevs) {
 		drain_deferred(e);

@@ -28,6 +28,7 @@ enum ev_type {
 	EV_DURABLE,		/* id, msgid: the receiver has everything up to msgid on disk */
 	EV_FLUSH,		/* everything emitted so far must reach the user now (before acks go out) */
 	EV_TYPING,		/* id, name, word: "typing", "paused" or "stopped" (typing notices) */
+	EV_AUTOREPLY,		/* id, name, msgid, text: our away message went back to id as msgid */
 };
 
 struct event {

@@ -83,6 +83,8 @@ struct contact {
 	uint8_t typing_out, typing_in;
 	uint64_t typing_key_ms, typing_sent_ms, typing_in_ms;
 	struct timer t_typing;
+	/* away auto-reply: sent in this away spell (until we reply or come back) / to send */
+	int autoreplied, autoreply_due;
 	struct engine *e;
 };
 
@@ -134,6 +136,7 @@ struct engine {
 	size_t nbatch, capbatch;
 	int verbose;
 	int closing;
+	int autoreplies_due;		/* some contact has autoreply_due set */
 };
 
 /* engine.c */

@@ -149,6 +149,10 @@ void headless_event(void *arg, const struct event *ev)
 		fputs("info", o);
 		last(o, ev->text);
 		break;
+	case EV_AUTOREPLY:
+		fprintf(o, "autoreply %s %" PRIu64, ev->id, ev->msgid);
+		last(o, ev->text);
+		break;
 	case EV_TYPING:
 		fputs("typing", o);
 		field(o, ev->id);

@@ -364,7 +364,8 @@ cmd_quit(struct ui *ui, const char *args)
 static const struct cmd cmds[] = {
 	{"accept", "<contact>", "accept a contact request", NULL},
 	{"add", "<ID or name> [text]", "ask someone to be your contact", NULL},
-	{"away", "[message]", "set yourself away (/status away)", cmd_away},
+	{"away", "[message]", "set yourself away; the message answers each contact once",
+	 cmd_away},
 	{"back", "", "set yourself online again", cmd_back},
 	{"block", "<contact>", "block someone", NULL},
 	{"clear", "", "clear this window (the history stays on disk)", cmd_clear},
