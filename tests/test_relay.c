@@ -16,7 +16,7 @@ static int fails, checks;
 #define CHECK(c) do { checks++; if (!(c)) { fails++; \
 	fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); } } while (0)
 
-enum { MAXCLI = 8, INBOX = 512, MAXREL = 256, PKT = RDVD_RELAY_MAX };
+enum { MAXCLI = 48, NMANY = 40, INBOX = 512, MAXREL = 256, PKT = RDVD_RELAY_MAX };
 
 struct relayed {
 	uint8_t from[32];
@@ -291,7 +291,7 @@ static void set_default(void)
 	set_relay(262144, 1048576, 400, 1000, 1ull << 30);
 }
 
-static uint8_t pkt[PKT];
+static uint8_t pkt[PKT + 1];	/* one more, for the packet that is too long */
 
 /* --- tests --- */
 
@@ -516,6 +516,31 @@ static void test_unverified(struct cli *a, struct cli *b, struct cli *x)
 	CHECK(x->raw_count == xraw && b->raw_count == braw + 1 && b->ngot == b0 + 1);
 }
 
+/* Many senders to one target: each arrives with its own key (the accounting table grows). */
+static void test_many(struct cli *b)
+{
+	struct cli *m[NMANY];
+	char name[16];
+	size_t b0 = b->ngot;
+	for (int i = 0; i < NMANY; i++) {
+		m[i] = cli_new(100 + i, 0);
+		connect_cli(m[i]);
+		snprintf(name, sizeof(name), "many%d", i);
+		CHECK(reg(m[i], name) == RDV_OK && allow(m[i], b, RDV_ALLOW_ALLOW) == RDV_OK);
+		CHECK(allow(b, m[i], RDV_ALLOW_ALLOW) == RDV_OK);
+	}
+	for (int round = 0; round < 2; round++)
+		for (int i = 0; i < NMANY; i++) {
+			pkt[0] = (uint8_t)i;
+			relay_to(m[i], b, pkt, 40 + (size_t)i);
+			CHECK(got_exact(b, m[i], pkt, 40 + (size_t)i));
+		}
+	CHECK(b->ngot == b0 + 2 * NMANY);
+	struct rdvd_stats st;
+	rdvd_stats(srv, &st);
+	CHECK(st.relay_users >= NMANY);
+}
+
 /* Rekey of the target: relayed packets follow it to its new keys. */
 static void test_rekey(struct cli *a, struct cli *b)
 {
@@ -576,6 +601,7 @@ int main(void)
 	test_tcp(a, dave);
 	test_unverified(a, b, x);
 	test_rekey(a, b);
+	test_many(b);
 	test_offline(a, b, erin, eve);
 	test_quota(a, b);
 	CHECK(stray == 0);
