@@ -473,7 +473,8 @@ static int contacts_save(struct engine *e)
 	size_t n = (size_t)snprintf(buf, cap, "# tincan contacts: ID flags name\n");
 	for (size_t i = 0; i < e->ncontacts; i++) {
 		struct contact *c = e->contacts[i];
-		unsigned keep = c->flags & (CONTACT_BLOCKED | CONTACT_VERIFIED | CONTACT_FRIEND);
+		unsigned keep = c->flags & (CONTACT_BLOCKED | CONTACT_VERIFIED | CONTACT_FRIEND |
+					    CONTACT_KEY_CHANGED);
 		if (!keep)
 			continue;
 		n += (size_t)snprintf(buf + n, cap - n, "%s %u %s\n", c->id, keep, c->name);
@@ -744,6 +745,12 @@ static void cmd_msg(struct engine *e, char *arg)
 		emit_error(e, "not-contact", "%s is not your contact: /add it first", arg);
 		return;
 	}
+	if (c->flags & CONTACT_KEY_CHANGED) {
+		emit_error(e, "key-changed", "not sent: another key claimed the name %s. Compare the safety "
+			   "number with %s (/verify %s), then type /verify %s confirm", c->name, c->name,
+			   c->name, c->name);
+		return;
+	}
 	size_t len = strlen(text);
 	if (len > REL_MAX_TEXT) {
 		emit_error(e, "too-long", "a message holds at most %d bytes", REL_MAX_TEXT);
@@ -765,7 +772,7 @@ static void autoreply_send(struct engine *e)
 			continue;
 		c->autoreply_due = 0;
 		if ((e->status != ST_AWAY && e->status != ST_BUSY) || !e->status_text[0] ||
-		    !contact_is_friend(c))
+		    !contact_is_friend(c) || (c->flags & CONTACT_KEY_CHANGED))
 			continue;
 		int n = snprintf(text, sizeof(text), "%s%s", AUTOREPLY_TAG, e->status_text);
 		uint64_t seq = queue_text(c, text, (size_t)n);
@@ -831,6 +838,19 @@ static void cmd_status(struct engine *e, char *arg)
 	hello_all(e);
 }
 
+void contact_key_changed(struct contact *c, const char *why)
+{
+	struct engine *e = c->e;
+	char text[512];
+	if (!(c->flags & CONTACT_KEY_CHANGED)) {
+		c->flags |= CONTACT_KEY_CHANGED;
+		contacts_save(e);
+	}
+	snprintf(text, sizeof(text), "%s. Messages to %s are held: compare the safety number with %s "
+		 "(/verify %s), then type /verify %s confirm", why, c->name, c->name, c->name, c->name);
+	engine_emit(e, &(struct event){ .type = EV_WARNING, .id = c->id, .name = c->name, .text = text });
+}
+
 static void cmd_verify(struct engine *e, char *arg)
 {
 	char *how = strchr(arg, ' ');
@@ -843,13 +863,15 @@ static void cmd_verify(struct engine *e, char *arg)
 	id_safety_number(e->me.pk, c->pk, sn);
 	fingerprint(c->pk, fpr);
 	if (how && strcmp(how, "confirm") == 0) {
-		c->flags |= CONTACT_VERIFIED;
+		c->flags = (c->flags | CONTACT_VERIFIED) & ~(unsigned)CONTACT_KEY_CHANGED;
 		contacts_save(e);
 	} else if (how && strcmp(how, "reset") == 0) {
 		c->flags &= ~(unsigned)CONTACT_VERIFIED;
 		contacts_save(e);
 	}
 	emit_info(e, "%s: safety number %s (fingerprint %s) %s", c->name, sn, fpr,
+		  c->flags & CONTACT_KEY_CHANGED ? "[KEY CHANGED: another key used this name; compare, then "
+						   "/verify <contact> confirm to keep this key]" :
 		  c->flags & CONTACT_VERIFIED ? "[verified]" : "[not verified: compare, then /verify <contact> confirm]");
 }
 
@@ -973,8 +995,8 @@ static void on_beacon(void *arg, const struct lan_beacon *b, const struct sockad
 		((struct sockaddr_in6 *)&at)->sin6_port = htons(b->port);
 	if (b->port == 0)
 		return;		/* no session port: nothing to talk to */
-	int moved = p->addrlen != fromlen || memcmp(&p->addr, &at, fromlen) != 0 ||
-		    strcmp(p->name, contacts_valid_name(b->nick) ? b->nick : "-") != 0;
+	int renamed = strcmp(p->name, contacts_valid_name(b->nick) ? b->nick : "-") != 0;
+	int moved = p->addrlen != fromlen || memcmp(&p->addr, &at, fromlen) != 0 || renamed;
 	str_copy(p->name, contacts_valid_name(b->nick) ? b->nick : "-", sizeof(p->name));
 	p->addr = at;
 	p->addrlen = fromlen;
@@ -984,15 +1006,15 @@ static void on_beacon(void *arg, const struct lan_beacon *b, const struct sockad
 		addr_format((struct sockaddr *)&p->addr, p->addrlen, addr, sizeof(addr));
 		engine_emit(e, &(struct event){ .type = EV_PEER, .id = p->id, .name = p->name, .addr = addr });
 	}
-	/* A peer using a pinned contact's name with another key: loud, never silent. */
-	for (size_t i = 0; i < e->ncontacts; i++) {
+	/* A peer using a pinned contact's name with another key: loud, never silent. Once per
+	 * peer and name (a beacon comes every few seconds). */
+	for (size_t i = 0; renamed && i < e->ncontacts; i++) {
 		struct contact *c = e->contacts[i];
-		if (contact_is_friend(c) && strcmp(c->name, b->nick) == 0 && memcmp(c->pk, b->pk, 32) != 0 &&
-		    is_new) {
-			char text[200];
-			snprintf(text, sizeof(text), "a LAN peer calls itself %s but its key is not the one pinned "
-				 "for %s (%s): refused", b->nick, c->name, c->id);
-			engine_emit(e, &(struct event){ .type = EV_WARNING, .id = p->id, .text = text });
+		if (contact_is_friend(c) && strcmp(c->name, b->nick) == 0 && memcmp(c->pk, b->pk, 32) != 0) {
+			char why[200];
+			snprintf(why, sizeof(why), "a LAN peer calls itself %s, but its key (%s) is not the one "
+				 "pinned for %s", b->nick, p->id, c->name);
+			contact_key_changed(c, why);
 		}
 	}
 	struct contact *c = contact_find_pk(e, b->pk);
@@ -1245,6 +1267,7 @@ int engine_contacts(struct engine *e, struct contact_view *out, int max)
 			.status = c->online ? status_word(c->status) : (c->flags & CONTACT_PENDING ? "pending" : "offline"),
 			.path = c->online ? "lan" : "-", .status_text = c->status_text,
 			.online = c->online, .verified = !!(c->flags & CONTACT_VERIFIED),
+			.key_changed = !!(c->flags & CONTACT_KEY_CHANGED),
 			.typing = c->typing_in,
 		};
 	}

@@ -28,6 +28,10 @@ enum {
 	TYPING_EXPIRE_MS = 10000,	/* their "typing" without a refresh this long: paused */
 };
 
+/* Engine-only contact flag, kept in the contacts file with the others: another key claimed
+ * this contact's name; /msg is refused until /verify <contact> confirm. */
+enum { CONTACT_KEY_CHANGED = 1 << 8 };
+
 enum status { ST_OFFLINE, ST_ONLINE, ST_AWAY, ST_BUSY, ST_INVISIBLE };
 
 /* Journal record types (one log per contact holds history and outbox). */
@@ -152,6 +156,9 @@ const char *status_word(enum status s);
 int contact_is_friend(const struct contact *c);
 /* A contact by full ID, unique ID prefix (6+) or name; NULL (and an error unless quiet). */
 struct contact *contact_lookup(struct engine *e, const char *who, int quiet);
+/* Another key claims c's name (a LAN beacon; a rendezvous that resolves c's handle to a new
+ * key): set CONTACT_KEY_CHANGED, save, and warn with one instruction. why is for people. */
+void contact_key_changed(struct contact *c, const char *why);
 
 /* typing.c */
 void typing_init(struct contact *c);

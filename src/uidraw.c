@@ -239,7 +239,7 @@ draw_title(struct ui *ui)
 			c = &ui->contacts[i];
 	if (c != NULL) {
 		if (c->key_changed) {
-			snprintf(buf, sizeof(buf), "KEY CHANGED: compare with /verify %s, then /verify "
+			snprintf(buf, sizeof(buf), "[KEY CHANGED] compare: /verify %s, then /verify "
 				 "%s confirm ", c->name8, c->name8);
 			x = put_str(t, 0, x, buf, ui->cols, A_REVERSE | A_BOLD | pair(ui, PAIR_RED));
 		} else if (c->verified) {
@@ -298,7 +298,9 @@ draw_pane(struct ui *ui)
 				if (y >= h)
 					break;
 			}
-			if (cw != NULL && cw->unread > 0)
+			if (c->key_changed)
+				snprintf(num, sizeof(num), " !");	/* /verify it */
+			else if (cw != NULL && cw->unread > 0)
 				snprintf(num, sizeof(num), " [%d]", cw->unread);
 			else if (c->typing == TYPING_ACTIVE && ui->set.typing_show)
 				snprintf(num, sizeof(num), " ...");	/* typing */

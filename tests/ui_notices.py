@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""ui_notices.py: tincan.conf and typing notices in the real curses UI.
+"""ui_notices.py: tincan.conf, typing notices and key-change warnings in the real curses UI.
 
     python3 tests/ui_notices.py build/tincan
 
@@ -10,7 +10,11 @@ typing in one client shows "alice is typing..." in the other's title line and a 
 buddy pane, then "paused" after 5 s idle, and goes away when the input is cleared or sent;
 commands and `/set typing.send off` send no notice (the headless client sees the frames as
 `typing` lines, so their absence before a message is checked); `/typing` from the headless
-client shows in the curses one; `/set typing.show off` hides a notice.
+client shows in the curses one; `/set typing.show off` hides a notice. Key change: a LAN peer
+that takes a contact's name with another key puts a red line in the contact's window and in
+window 1, [KEY CHANGED] in the title and a '!' in the pane, and holds messages to that contact
+until `/verify <contact> confirm` (the headless client gets `warning` and `error key-changed`,
+also after a restart: the mark is kept in the contacts file).
 Every wait has a deadline.
 """
 
@@ -191,7 +195,72 @@ def run(tincan, lab, tmp):
     title_has("a", "carol is typing", absent=True)
     carol.send("/typing alice dancing")
     carol.expect(r"^error usage /typing")
-    return carol
+    key_change(lab, h, tincan, homes, carol, alice_id)
+
+
+def red_row(t, text):
+    """The row holding text is drawn in red (SGR 31 somewhere before it on that row)."""
+    for row in ut.tmux("capture-pane", "-p", "-e", "-t", t).split("\n"):
+        if text in re.sub(r"\x1b\[[0-9;]*m", "", row):
+            return re.search(r"\x1b\[([0-9;]*;)?31(;[0-9;]*)?m", row) is not None
+    return False
+
+
+def key_change(lab, h, tincan, homes, carol, alice_id):
+    # mallory calls itself bob: alice (curses) sees it everywhere, sending to bob is held
+    mallory = headless(lab, h, tincan, homes["mallory"], 17404, "bob")
+    mallory.send("/peers")
+    wait_screen("a", r"Act: .*1")
+    keys("a", "M-1")
+    wait_screen("a", r"WARNING: bob: a LAN peer calls itself bob, but its key")
+    if not red_row("a", "WARNING: bob: a LAN peer"):
+        raise Fail(f"the warning in window 1 is not red\n{screen('a')}")
+    keys("a", "M-2")
+    title_has("a", "[KEY CHANGED] compare: /verify bob, then /verify bob confirm")
+    wait_screen("a", r"WARNING: a LAN peer calls itself bob")
+    if not red_row("a", "WARNING: a LAN peer calls itself bob"):
+        raise Fail(f"the warning in bob's window is not red\n{screen('a')}")
+    typed("a", "are you bob?", enter=True)
+    wait_screen("a", r"not sent: the key of bob changed")
+    keys("a", "F7")                             # alice's pane (hidden by her file): bob '!'
+    wait_screen("a", r"\| o bob +!")
+    keys("a", "F7")
+    wait_screen("a", r"\| o bob", absent=True)
+    # the headless side: mallory now calls itself alice; carol gets a warning and an error
+    mallory.send("/nick alice")
+    mallory.send("/peers")
+    carol.expect(rf"^warning {alice_id} a LAN peer calls itself alice, but its key", timeout=15)
+    carol.send(f"/msg {alice_id} are you alice?")
+    carol.expect(r"^error key-changed not sent: another key claimed the name alice")
+    mallory.send("/quit")
+    mallory.wait(10)
+    # kept across a restart, until /verify ... confirm
+    carol.send("/quit")
+    carol.wait(10)
+    carol = headless(lab, h, tincan, homes["carol"], 17403, "carol")
+    with open(os.path.join(homes["carol"], "contacts")) as f:
+        flags = [int(line.split()[1]) for line in f if line.startswith(alice_id)]
+    if flags != [flags[0]] or not flags[0] & 256:
+        raise Fail(f"the key-changed mark is not in carol's contacts file: {flags}")
+    carol.send("/msg alice after the restart")
+    carol.expect(r"^error key-changed ")
+    carol.send("/verify alice")
+    carol.expect(r"^info alice: safety number [0-9 ]+ .*\[KEY CHANGED: ")
+    carol.send("/verify alice confirm")
+    carol.expect(r"^info alice: safety number .*\[verified\]")
+    carol.send("/msg alice verified now")
+    carol.expect(r"^queued ")
+    carol.expect(r"^delivered ", timeout=20)
+    # alice confirms bob's pinned key: the title clears, sending works again
+    typed("a", "/verify bob confirm", enter=True)
+    title_has("a", "[KEY CHANGED]", absent=True)
+    title_has("a", "[verified]")
+    typed("a", "after verify", enter=True)
+    wait_screen("b", r"<alice> after verify")
+    if "are you bob?" in screen("b"):
+        raise Fail("a held message reached bob")
+    carol.send("/quit")
+    carol.wait(10)
 
 
 def main():
