@@ -18,6 +18,11 @@
  *
  * A source is a number chosen by the caller: the UDP socket it arrived on, or a TCP connection
  * with RDVD_SRC_TCP set (no STUN there). Sessions follow their client from source to source.
+ *
+ * Relay: an FR_RELAY frame (rel.h) in a client's session, target pk | peer packet, goes out at
+ * once as source pk | packet in the target's session, if both users have accounts here, allow
+ * each other, the target's session is up (UDP or TCP) and the sender's relay_* limits allow it;
+ * else it is dropped and counted. See rdvd_relay.c and the "Relay" section of the protocol.
  */
 
 #define RDVD_SRC_TCP 0x80000000u
