@@ -94,7 +94,7 @@ main(void)
 	struct loop *l;
 	struct ui *ui;
 	int pfd[2];
-	FILE *in, *out;
+	FILE *in = NULL, *out = NULL;
 	uint64_t t[DRAWS];
 
 	setenv("LC_ALL", "C.UTF-8", 1);
