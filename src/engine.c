@@ -126,11 +126,46 @@ void contact_set_online(struct contact *c, int online)
 		c->status = ST_ONLINE;
 	if (online)
 		engine_emit(c->e, &(struct event){ .type = EV_ONLINE, .id = c->id, .name = c->name,
-						   .path = "lan" });
+						   .path = contact_path(c) });
 	else
 		engine_emit(c->e, &(struct event){ .type = EV_OFFLINE, .id = c->id, .name = c->name });
 	if (!online)
 		typing_reset(c, 1);
+}
+
+/* Address and port of a sockaddr as 16 bytes (IPv4 mapped) and a port; -1 if neither family. */
+static int addr_key(const struct sockaddr_storage *ss, socklen_t len, uint8_t ip[16], uint16_t *port)
+{
+	memset(ip, 0, 16);
+	if (ss->ss_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+		ip[10] = ip[11] = 0xff;
+		memcpy(ip + 12, &s4->sin_addr, 4);
+		*port = s4->sin_port;
+		return 0;
+	}
+	if (ss->ss_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+		memcpy(ip, &s6->sin6_addr, 16);
+		*port = s6->sin6_port;
+		return 0;
+	}
+	return -1;
+}
+
+/* "lan" when the session runs to the address a LAN beacon came from, else "direct". */
+const char *contact_path(const struct contact *c)
+{
+	uint8_t a[16], b[16];
+	uint16_t pa, pb;
+	for (size_t i = 0; i < c->e->npeers; i++) {
+		const struct peer *p = &c->e->peers[i];
+		if (memcmp(p->pk, c->pk, 32) == 0)
+			return addr_key(&p->addr, p->addrlen, a, &pa) == 0 &&
+			       addr_key(&c->s.addr, c->s.addrlen, b, &pb) == 0 && pa == pb && memcmp(a, b, 16) == 0
+			       ? "lan" : "direct";
+	}
+	return "direct";
 }
 
 /* --- the log: history and outbox in one journal per contact --- */
@@ -630,7 +665,14 @@ static void cmd_add(struct engine *e, char *arg)
 	if (text)
 		*text++ = '\0';
 	if (!*arg) {
-		emit_error(e, "usage", "/add <ID or name> [text]");
+		emit_error(e, "usage", "/add <ID or name or name@host> [text]");
+		return;
+	}
+	if (strchr(arg, '@')) {		/* name@host: through that rendezvous */
+		if (e->rdv)
+			rdv_cmd_add(e->rdv, arg, text);
+		else
+			emit_error(e, "usage", "LAN-only mode (--lan): no rendezvous");
 		return;
 	}
 	uint8_t pk[32];
@@ -674,10 +716,15 @@ static void cmd_add(struct engine *e, char *arg)
 		emit_error(e, "usage", "that is your own ID");
 		return;
 	}
+	engine_pin_contact(e, pk, name, text);
+}
+
+struct contact *engine_pin_contact(struct engine *e, const uint8_t pk[32], const char *name, const char *text)
+{
 	struct contact *c = contact_find_pk(e, pk);
 	if (!c && !(c = contact_new(e, pk, name, 0))) {
 		emit_error(e, "io", "cannot add the contact: %s", strerror(errno));
-		return;
+		return NULL;
 	}
 	if (name && strcmp(c->name, "-") == 0)
 		str_copy(c->name, name, sizeof(c->name));
@@ -690,6 +737,7 @@ static void cmd_add(struct engine *e, char *arg)
 	session_hello_changed(c);
 	contact_refresh_online(c);
 	try_connect(e, c);
+	return c;
 }
 
 static void cmd_answer(struct engine *e, char *arg, int how)
@@ -712,6 +760,8 @@ static void cmd_answer(struct engine *e, char *arg, int how)
 	contact_refresh_online(c);
 	if (how == 0)
 		try_connect(e, c);
+	if (e->rdv)
+		rdv_answer(e->rdv, c, how);
 }
 
 /* Into the outbox (the log) and the sending queue; the message's seq, or 0 after an error. */
@@ -727,6 +777,8 @@ static uint64_t queue_text(struct contact *c, const char *text, size_t len)
 	engine_defer(e, EV_QUEUED, c, seq, ts, NULL, 0);
 	if (!session_up(c))
 		try_connect(e, c);
+	if (e->rdv)
+		rdv_outbox_changed(e->rdv, c);
 	return seq;
 }
 
@@ -816,7 +868,7 @@ static void cmd_contacts(struct engine *e)
 			continue;
 		engine_emit(e, &(struct event){ .type = EV_CONTACT, .id = c->id, .name = c->name,
 						.status = c->online ? status_word(c->status) : "offline",
-						.path = c->online ? "lan" : "-" });
+						.path = c->online ? contact_path(c) : "-" });
 	}
 }
 
@@ -836,6 +888,8 @@ static void cmd_status(struct engine *e, char *arg)
 		for (size_t i = 0; i < e->ncontacts; i++)
 			e->contacts[i]->autoreplied = 0;
 	hello_all(e);
+	if (e->rdv)
+		rdv_status_changed(e->rdv);
 }
 
 void contact_key_changed(struct contact *c, const char *why)
@@ -886,7 +940,7 @@ static void cmd_info(struct engine *e, char *arg)
 		addr_format((struct sockaddr *)&c->s.addr, c->s.addrlen, addr, sizeof(addr));
 	emit_info(e, "%s %s fingerprint %s %s status %s path %s address %s outbox %zu", c->name, c->id, fpr,
 		  c->flags & CONTACT_VERIFIED ? "verified" : "unverified",
-		  c->online ? status_word(c->status) : "offline", c->online ? "lan" : "-", addr,
+		  c->online ? status_word(c->status) : "offline", c->online ? contact_path(c) : "-", addr,
 		  rel_pending(&c->rel));
 }
 
@@ -895,6 +949,8 @@ static const char *help_lines[] = {
 	"/nick <name>                 the name others see",
 	"/peers                       who is on the LAN",
 	"/add <ID|name> [text]        pin a contact and ask them",
+	"/add <name@host[:port]> [text]  the same through that rendezvous",
+	"/register <name@host[:port]> [server-ID]  claim a name there: your home",
 	"/accept|/deny|/block <who>   answer a contact request",
 	"/msg <contact> <text>        send a message",
 	"/typing <contact> typing|paused|stopped  tell a contact you type",
@@ -956,6 +1012,10 @@ int engine_command(struct engine *e, const char *line)
 	else if (!strcmp(cmd, "help"))
 		for (size_t i = 0; i < ARRAY_LEN(help_lines); i++)
 			emit_info(e, "%s", help_lines[i]);
+	else if (!strcmp(cmd, "register") && e->rdv)
+		rdv_cmd_register(e->rdv, arg);
+	else if (!strcmp(cmd, "register"))
+		emit_error(e, "usage", "LAN-only mode (--lan): no rendezvous");
 	else if (!strcmp(cmd, "quit"))
 		return 1;
 	else
@@ -1109,6 +1169,8 @@ static void engine_pass(struct loop *l, void *arg)
 		session_flush(e->contacts[i]);
 	if (dirty)
 		sync_start(e);
+	if (e->rdv)
+		rdv_flush(e->rdv);
 	(void)l;
 }
 
@@ -1202,6 +1264,8 @@ struct engine *engine_new(struct loop *l, const struct engine_opts *o, engine_ev
 		snprintf(err, errlen, "cannot start the sync thread");
 		goto fail;
 	}
+	if (!e->lan_only && !(e->rdv = rdv_new(e, o->rendezvous, err, errlen)))
+		goto fail;
 	loop_on_pass(l, engine_pass, e);
 	lan_announce(e->lan, 1);	/* peers answer at once: a restart reconnects quickly */
 	engine_emit(e, &(struct event){ .type = EV_READY, .id = e->id, .name = e->nick });
@@ -1219,6 +1283,8 @@ void engine_free(struct engine *e)
 	if (!e)
 		return;
 	e->closing = 1;
+	rdv_free(e->rdv);		/* logs out of the home first */
+	e->rdv = NULL;
 	for (size_t i = 0; i < e->ncontacts; i++) {
 		struct contact *c = e->contacts[i];
 		if (session_up(c))
@@ -1265,7 +1331,7 @@ int engine_contacts(struct engine *e, struct contact_view *out, int max)
 		out[n++] = (struct contact_view){
 			.id = c->id, .name = c->name,
 			.status = c->online ? status_word(c->status) : (c->flags & CONTACT_PENDING ? "pending" : "offline"),
-			.path = c->online ? "lan" : "-", .status_text = c->status_text,
+			.path = c->online ? contact_path(c) : "-", .status_text = c->status_text,
 			.online = c->online, .verified = !!(c->flags & CONTACT_VERIFIED),
 			.key_changed = !!(c->flags & CONTACT_KEY_CHANGED),
 			.typing = c->typing_in,

@@ -27,6 +27,9 @@ enum ev_type {
 	EV_ADDED,		/* id, name: a contact was added (pinned) */
 	EV_DURABLE,		/* id, msgid: the receiver has everything up to msgid on disk */
 	EV_FLUSH,		/* everything emitted so far must reach the user now (before acks go out) */
+	EV_REGISTERED,		/* id (ours), text: the handle name@host[:port] is ours and our home */
+	EV_LOGIN,		/* id (ours), text: logged in to the home rendezvous (its host) */
+	EV_MAILBOX,		/* id, msgid: the message is sealed in the contact's rendezvous mailbox */
 	EV_TYPING,		/* id, name, word: "typing", "paused" or "stopped" (typing notices) */
 	EV_AUTOREPLY,		/* id, name, msgid, text: our away message went back to id as msgid */
 };

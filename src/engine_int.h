@@ -12,6 +12,7 @@
 #include "lan.h"
 #include "noise.h"
 #include "rel.h"
+#include "rdv.h"
 
 enum {
 	ENGINE_MAX_CONTACTS = 4096,
@@ -23,6 +24,7 @@ enum {
 	HELLO_RESEND_MS = 400,
 	HS_RETRY_MIN_MS = 500,
 	HS_RETRY_MAX_MS = 30000,
+	SESSION_MAX_CAND = 9,		/* addresses from one rendezvous introduction */
 	TYPING_IDLE_MS = 5000,		/* typing -> paused after this long without a key */
 	TYPING_REFRESH_MS = 3000,	/* "typing" again this often while typing */
 	TYPING_EXPIRE_MS = 10000,	/* their "typing" without a refresh this long: paused */
@@ -60,6 +62,10 @@ struct session {
 	uint32_t hello_gen, peer_gen, peer_ack;
 	int peer_hello;			/* a HELLO arrived in this session */
 	uint64_t hello_sent_ms;
+	/* an introduction by a rendezvous: INITs go to every candidate, the first answer wins */
+	struct sockaddr_storage cand[SESSION_MAX_CAND];
+	socklen_t cand_len[SESSION_MAX_CAND];
+	int ncand;
 };
 
 struct contact {
@@ -125,6 +131,7 @@ struct engine {
 	int family;
 	uint16_t port;
 	struct lan *lan;
+	struct rdv *rdv;		/* the rendezvous client; NULL with --lan */
 	struct contact **contacts;
 	size_t ncontacts;
 	struct peer peers[ENGINE_MAX_PEERS];
@@ -154,6 +161,9 @@ void contact_refresh_online(struct contact *c);
 void contact_remove(struct engine *e, struct contact *c);
 const char *status_word(enum status s);
 int contact_is_friend(const struct contact *c);
+/* Pin pk as a contact and ask it (the end of /add): EV_ADDED; NULL with EV_ERROR. */
+struct contact *engine_pin_contact(struct engine *e, const uint8_t pk[32], const char *name, const char *text);
+const char *contact_path(const struct contact *c);	/* "lan" or "direct" */
 /* A contact by full ID, unique ID prefix (6+) or name; NULL (and an error unless quiet). */
 struct contact *contact_lookup(struct engine *e, const char *who, int quiet);
 /* Another key claims c's name (a LAN beacon; a rendezvous that resolves c's handle to a new
@@ -174,6 +184,10 @@ int session_open_socket(struct engine *e, int port, char *err, size_t errlen);
 void session_close(struct engine *e);
 void session_input(struct loop *l, int fd, short revents, void *arg);
 void session_connect(struct contact *c, const struct sockaddr *sa, socklen_t len);
+/* Addresses already in the socket's family (addr_for_socket); the first to answer wins. */
+void session_connect_multi(struct contact *c, const struct sockaddr_storage *ss, const socklen_t *len, int n);
+socklen_t addr_for_socket(const struct engine *e, const struct sockaddr *sa, socklen_t len,
+			  struct sockaddr_storage *out);
 void session_flush(struct contact *c);		/* send what rel and HELLO have due */
 /* One engine frame now, outside the reliable stream (typing notices). */
 void session_send_frame(struct contact *c, int type, const void *body, size_t len);

@@ -163,6 +163,18 @@ void headless_event(void *arg, const struct event *ev)
 	case EV_FLUSH:
 		fflush(o);
 		return;
+	case EV_REGISTERED:
+		fputs("registered", o);
+		field(o, ev->text);
+		field(o, ev->id);
+		break;
+	case EV_LOGIN:
+		fputs("login", o);
+		field(o, ev->text);
+		break;
+	case EV_MAILBOX:
+		fprintf(o, "mailbox %s %" PRIu64, ev->id, ev->msgid);
+		break;
 	}
 	putc('\n', o);
 }

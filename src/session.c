@@ -46,8 +46,8 @@ void addr_format(const struct sockaddr *sa, socklen_t len, char *out, size_t cap
 }
 
 /* Our socket may be IPv6 dual-stack: map IPv4 addresses into it. */
-static socklen_t addr_for_socket(const struct engine *e, const struct sockaddr *sa, socklen_t len,
-				 struct sockaddr_storage *out)
+socklen_t addr_for_socket(const struct engine *e, const struct sockaddr *sa, socklen_t len,
+			  struct sockaddr_storage *out)
 {
 	if (e->family == AF_INET6 && sa->sa_family == AF_INET) {
 		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
@@ -196,6 +196,9 @@ static void send_init(struct contact *c)
 		return;
 	}
 	send_raw(c, c->s.init_pkt, NOISE_INIT_LEN);
+	for (int i = 0; i < c->s.ncand; i++)	/* the same INIT to every other candidate */
+		if (c->s.cand_len[i] != c->s.addrlen || memcmp(&c->s.cand[i], &c->s.addr, c->s.addrlen) != 0)
+			sendto(e->fd, c->s.init_pkt, NOISE_INIT_LEN, 0, (struct sockaddr *)&c->s.cand[i], c->s.cand_len[i]);
 	c->s.hs_sent_ms = now;
 	c->s.hs_retry_ms = c->s.hs_retry_ms ? c->s.hs_retry_ms * 2 : HS_RETRY_MIN_MS;
 	if (c->s.hs_retry_ms > HS_RETRY_MAX_MS)
@@ -217,6 +220,23 @@ void session_connect(struct contact *c, const struct sockaddr *sa, socklen_t len
 	send_init(c);
 }
 
+void session_connect_multi(struct contact *c, const struct sockaddr_storage *ss, const socklen_t *len, int n)
+{
+	if (n <= 0 || session_up(c) || (c->flags & CONTACT_BLOCKED))
+		return;
+	c->s.ncand = n < SESSION_MAX_CAND ? n : SESSION_MAX_CAND;
+	for (int i = 0; i < c->s.ncand; i++) {
+		c->s.cand[i] = ss[i];
+		c->s.cand_len[i] = len[i];
+	}
+	c->s.addr = ss[0];
+	c->s.addrlen = len[0];
+	if (c->s.hs && mono_ms() - c->s.hs_sent_ms < HS_RETRY_MIN_MS)
+		return;
+	c->s.hs_retry_ms = 0;
+	send_init(c);
+}
+
 static void kp_replace(struct noise_keypair **slot, struct noise_keypair *kp)
 {
 	if (*slot)
@@ -228,6 +248,7 @@ static void session_established(struct contact *c)
 {
 	int was_up = c->s.up;
 	c->s.up = 1;
+	c->s.ncand = 0;
 	c->s.last_rx_ms = mono_ms();
 	c->s.hs_retry_ms = 0;
 	timer_stop(c->e->loop, &c->t_hs);
@@ -254,6 +275,8 @@ void session_drop(struct contact *c)
 	s->peer_hello = 0;
 	c->peer_accepts = 0;
 	contact_set_online(c, 0);
+	if (c->e->rdv)
+		rdv_outbox_changed(c->e->rdv, c);	/* offline mail may be due */
 }
 
 static void send_hello(struct contact *c)
@@ -496,6 +519,8 @@ void session_input(struct loop *l, int fd, short revents, void *arg)
 		ssize_t n = recvfrom(fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&src, &srclen);
 		if (n < 0)
 			return;
+		if (e->rdv && rdv_input(e->rdv, pkt, (size_t)n, (struct sockaddr *)&src, srclen))
+			continue;
 		switch (noise_pkt_type(pkt, (size_t)n)) {
 		case NOISE_INIT:
 			on_init(e, pkt, (size_t)n, (struct sockaddr *)&src, srclen);

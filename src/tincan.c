@@ -33,7 +33,8 @@ static void usage(FILE *f)
 		"  -f, --config FILE  settings (tincan.conf(5)); default DIR/tincan.conf with\n"
 		"                 --home, else $XDG_CONFIG_HOME/tincan/tincan.conf\n"
 		"  --headless     commands on stdin, one event a line on stdout (see tincan(1))\n"
-		"  --lan          LAN-only mode: find peers on the local network, no server\n"
+		"  --lan          LAN-only mode: no rendezvous at all (otherwise the home\n"
+		"                 rendezvous set by /register is used, LAN discovery too)\n"
 		"  --port N       UDP port for conversations (default %d; any free port if busy)\n"
 		"  --lan-port N   UDP port for LAN discovery beacons (default %d)\n"
 		"  --nick NAME    the name others see (kept for later starts)\n"
@@ -136,8 +137,6 @@ int main(int argc, char **argv)
 	setrlimit(RLIMIT_CORE, &rl);
 	signal(SIGPIPE, SIG_IGN);
 	log_init("tincan", 0, eo.verbose);
-	if (!eo.lan)
-		eo.lan = 1;	/* until the rendezvous exists, LAN mode is the only mode */
 
 	struct loop *l = loop_new();
 	if (!l)

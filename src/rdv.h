@@ -1,0 +1,41 @@
+/* rdv.h: the rendezvous client inside the engine: home registration and login, contact
+ * requests, presence and introductions, sealed offline mail. The engine calls these hooks. */
+#ifndef TINCAN_RDV_H
+#define TINCAN_RDV_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct engine;
+struct contact;
+struct rdv;
+
+/* Loads the home directory's rendezvous files (home, servers, handles, prekeys) and, with a
+ * home, starts logging in to it. conf_home (tincan.conf's rendezvous key; NULL or "" = none)
+ * overrides the home file, and the name is registered there if it is not yet. NULL with a
+ * message in err (an unreadable file, a bad conf_home). */
+struct rdv *rdv_new(struct engine *e, const char *conf_home, char *err, size_t errlen);
+/* Clean exit: logs out of the home (STATUS offline, sent at once) and frees everything. */
+void rdv_free(struct rdv *r);
+
+/* Every UDP packet on the engine's socket is offered here first: 1 if it belonged to a
+ * rendezvous session (consumed), 0 if not. */
+int rdv_input(struct rdv *r, const uint8_t *pkt, size_t len, const struct sockaddr *src, socklen_t srclen);
+/* End of every loop pass: send what is due, acknowledge mail now on disk, start mail batches. */
+void rdv_flush(struct rdv *r);
+
+/* Commands. arg is the rest of the command line (modifiable). */
+void rdv_cmd_register(struct rdv *r, char *arg);	/* name@host[:port] [server-ID] */
+void rdv_cmd_add(struct rdv *r, char *handle, const char *text);	/* /add name@host[:port] */
+/* The user answered a contact request: 0 accept, 1 deny, 2 block. */
+void rdv_answer(struct rdv *r, struct contact *c, int how);
+void rdv_status_changed(struct rdv *r);		/* /status: tell the home */
+/* Something changed for c that may call for offline mail: a message was queued, its
+ * session went down. */
+void rdv_outbox_changed(struct rdv *r, struct contact *c);
+/* For /info and /contacts: c's handle ("" when none); the home handle ("" when none). */
+const char *rdv_contact_handle(struct rdv *r, const struct contact *c);
+const char *rdv_home(struct rdv *r);
+
+#endif

@@ -1,0 +1,690 @@
+/* rdv_conn.c: one encrypted session per rendezvous server over the engine's UDP socket: name
+ * lookup, the server key on first use, Noise handshakes, in-memory rel, requests and RESULTs,
+ * keepalive, reconnection with back-off. Nothing here blocks. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <sodium.h>
+
+#include "log.h"
+#include "rdv_int.h"
+#include "util.h"
+
+enum { KEYREQ_TRIES = 5, HS_TRIES = 8, HS_KEYCHECK_AT = 4, BACKOFF_MAX_MS = 60000 };
+
+static void srv_tick(struct loop *l, void *arg);
+static void srv_arm(struct rdv_srv *s);
+
+struct rdv_srv *srv_get(struct rdv *r, const char *host, uint16_t port, int create)
+{
+	for (int i = 0; i < r->nsrv; i++)
+		if (r->srv[i]->port == port && strcasecmp(r->srv[i]->host, host) == 0)
+			return r->srv[i];
+	if (!create || r->nsrv == RDV_MAX_SERVERS || strlen(host) > RDV_HOST_MAX || !*host)
+		return NULL;
+	struct rdv_srv *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->r = r;
+	str_copy(s->host, host, sizeof(s->host));
+	for (char *p = s->host; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	s->port = port;
+	snprintf(s->label, sizeof(s->label), strchr(host, ':') ? "[%s]:%u" : "%s:%u", s->host, port);
+	s->phase = SRV_IDLE;
+	timer_init(&s->t, srv_tick, s);
+	r->srv[r->nsrv++] = s;
+	return s;
+}
+
+int srv_up(const struct rdv_srv *s)
+{
+	return s->phase == SRV_UP;
+}
+
+void srv_set_pk(struct rdv_srv *s, const uint8_t pk[32])
+{
+	memcpy(s->pk, pk, 32);
+	s->have_pk = 1;
+}
+
+static void op_free(struct rdv_op *op)
+{
+	free(op->buf);
+	free(op);
+}
+
+static void send_raw(struct rdv_srv *s, const uint8_t *pkt, size_t len)
+{
+	struct engine *e = s->r->e;
+	if (!s->addrlen || e->fd < 0)
+		return;
+	if (sendto(e->fd, pkt, len, 0, (struct sockaddr *)&s->addr, s->addrlen) < 0)
+		log_debug("rendezvous %s: send: %s", s->label, strerror(errno));
+	s->last_tx_ms = mono_ms();
+}
+
+static void srv_emit(void *arg, const uint8_t *pt, size_t len)
+{
+	struct rdv_srv *s = arg;
+	uint8_t out[REL_MAX_PKT + NOISE_DATA_OVERHEAD];
+	if (!s->kp)
+		return;
+	int n = noise_encrypt(s->kp, pt, len, out, sizeof(out));
+	if (n > 0)
+		send_raw(s, out, (size_t)n);
+}
+
+/* Give every request not yet sent in this session its number and hand it to rel. */
+static void send_ops(struct rdv_srv *s)
+{
+	if (s->phase != SRV_UP)
+		return;
+	for (struct rdv_op *op = s->ops; op; op = op->next) {
+		if (op->req)
+			continue;
+		if (++s->next_req == 0)
+			s->next_req = 1;
+		op->req = s->next_req;
+		put_u32(op->buf + 1, op->req);
+		if (rel_queue(&s->rel, rel_next_seq(&s->rel), 0, (const char *)op->buf, op->len) < 0) {
+			op->req = 0;
+			break;
+		}
+		op->sent_ms = mono_ms();
+	}
+}
+
+struct rdv_op *srv_request(struct rdv_srv *s, const struct rdv_msg *m, rdv_done_cb done, int scoped,
+			   uint64_t timeout_ms)
+{
+	uint8_t buf[RDV_MSG_MAX];
+	if (s->phase == SRV_REFUSED)
+		return NULL;
+	size_t n = rdv_encode(m, buf, sizeof(buf));
+	if (n < 5)
+		return NULL;
+	struct rdv_op *op = calloc(1, sizeof(*op));
+	if (!op || !(op->buf = malloc(n))) {
+		free(op);
+		return NULL;
+	}
+	memcpy(op->buf, buf, n);
+	op->len = n;
+	op->type = m->type;
+	op->scoped = scoped;
+	op->done = done;
+	op->deadline_ms = timeout_ms ? mono_ms() + timeout_ms : 0;
+	struct rdv_op **t = &s->ops;
+	while (*t)
+		t = &(*t)->next;
+	*t = op;
+	send_ops(s);
+	srv_arm(s);
+	return op;
+}
+
+/* Take op out of the list and tell its owner. */
+static void op_finish(struct rdv_srv *s, struct rdv_op *op, const struct rdv_msg *res)
+{
+	for (struct rdv_op **pp = &s->ops; *pp; pp = &(*pp)->next) {
+		if (*pp == op) {
+			*pp = op->next;
+			break;
+		}
+	}
+	if (op->done)
+		op->done(s, op, res);
+	op_free(op);
+}
+
+static void drop_scoped(struct rdv_srv *s)
+{
+	struct rdv_op **pp = &s->ops;
+	while (*pp) {
+		struct rdv_op *op = *pp;
+		if (op->scoped) {
+			*pp = op->next;
+			op_free(op);
+		} else {
+			op->req = 0;
+			pp = &op->next;
+		}
+	}
+}
+
+static void fail_all(struct rdv_srv *s)
+{
+	while (s->ops)
+		op_finish(s, s->ops, NULL);
+}
+
+static void expire_ops(struct rdv_srv *s, uint64_t now)
+{
+	for (struct rdv_op *op = s->ops, *next; op; op = next) {
+		next = op->next;
+		if (op->deadline_ms && now >= op->deadline_ms) {
+			op_finish(s, op, NULL);
+			next = s->ops;	/* the callback may have changed the list */
+		}
+	}
+}
+
+/* --- session life cycle --- */
+
+static void session_end(struct rdv_srv *s)
+{
+	if (s->hs) {
+		noise_hs_free(s->hs);
+		s->hs = NULL;
+	}
+	if (s->kp) {
+		noise_kp_free(s->kp);
+		s->kp = NULL;
+	}
+	if (s->rel_ready) {
+		rel_free(&s->rel);
+		s->rel_ready = 0;
+	}
+	s->logged_in = 0;
+}
+
+/* The session is gone (or never came): back to idle, retry after a back-off. */
+static void srv_down(struct rdv_srv *s, const char *why)
+{
+	int was_up = s->phase == SRV_UP;
+	if (was_up || !s->warned)
+		log_info("rendezvous %s: %s", s->label, why);
+	session_end(s);
+	drop_scoped(s);
+	s->phase = SRV_IDLE;
+	s->tries = 0;
+	s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : 1000;
+	if (s->backoff_ms > BACKOFF_MAX_MS)
+		s->backoff_ms = BACKOFF_MAX_MS;
+	s->next_ms = mono_ms() + s->backoff_ms;
+	if (was_up) {
+		s->announced = 0;
+		rdv_on_down(s);
+	} else if (!s->warned) {
+		s->warned = 1;
+		if (s->home)
+			rdv_info(s->r, "rendezvous %s does not answer: retrying", s->label);
+	}
+	srv_arm(s);
+}
+
+static void srv_refuse(struct rdv_srv *s, const uint8_t *seen)
+{
+	char want[ID_STRLEN + 1], got[ID_STRLEN + 1];
+	id_encode(s->pk, want);
+	id_encode(seen, got);
+	rdv_warning(s->r, got, "the rendezvous %s now presents another key (%s, pinned %s): refused; if the "
+		    "server really changed its key, remove its line from the servers file", s->label, got, want);
+	int was_up = s->phase == SRV_UP;
+	session_end(s);
+	s->phase = SRV_REFUSED;
+	fail_all(s);
+	if (was_up)
+		rdv_on_down(s);
+}
+
+static void session_new(struct rdv_srv *s, struct noise_keypair *kp)
+{
+	uint64_t now = mono_ms();
+	if (s->kp)
+		noise_kp_free(s->kp);
+	s->kp = kp;
+	if (s->rel_ready)
+		rel_free(&s->rel);
+	s->rel_ready = 0;
+	s->session_ms = s->last_rx_ms = now;
+	s->phase = SRV_UP;
+	s->tries = 0;
+	s->backoff_ms = 0;
+	s->keycheck = 0;
+	s->warned = 0;
+	s->logged_in = 0;
+	log_debug("rendezvous %s: session up", s->label);
+}
+
+static const struct rel_ops srv_rel_ops;
+
+static void session_start(struct rdv_srv *s, struct noise_keypair *kp)
+{
+	session_new(s, kp);
+	if (rel_init(&s->rel, &srv_rel_ops, s) < 0) {
+		srv_down(s, "out of memory");
+		return;
+	}
+	s->rel_ready = 1;
+	rel_tx_start(&s->rel, 0);
+	rel_rx_start(&s->rel, 0);
+	/* Session-scoped messages (LOGIN, SUBSCRIBEs) go first, then what is still unanswered. */
+	drop_scoped(s);
+	struct rdv_op *keep = s->ops;
+	s->ops = NULL;
+	rdv_on_session(s);
+	struct rdv_op **t = &s->ops;
+	while (*t)
+		t = &(*t)->next;
+	*t = keep;
+	send_ops(s);
+	srv_flush(s);
+}
+
+static uint32_t new_index(void)
+{
+	uint32_t i;
+	do
+		i = randombytes_random();
+	while (i == 0);
+	return i;
+}
+
+static void hs_send(struct rdv_srv *s)
+{
+	struct engine *e = s->r->e;
+	uint8_t pkt[NOISE_INIT_LEN];
+	if (!s->hs && !(s->hs = noise_hs_new()))
+		return;
+	uint64_t now = mono_ms();
+	const uint8_t *cookie = s->cookie_ms && now - s->cookie_ms < NOISE_COOKIE_SECRET_MS ? s->cookie : NULL;
+	if (noise_init_create(s->hs, &e->me, s->pk, new_index(), cookie, pkt) < 0) {
+		log_warn("rendezvous %s: unusable server key", s->label);
+		srv_refuse(s, s->pk);
+		return;
+	}
+	send_raw(s, pkt, sizeof(pkt));
+	s->hs_sent_ms = now;
+	s->tries++;
+}
+
+static uint64_t hs_retry_ms(const struct rdv_srv *s)
+{
+	uint64_t ms = (uint64_t)RDV_HS_MIN_MS << (s->tries > 6 ? 6 : s->tries);
+	return ms > RDV_HS_MAX_MS ? RDV_HS_MAX_MS : ms;
+}
+
+static void keyreq_send(struct rdv_srv *s)
+{
+	uint8_t pkt[RDV_KEYREQ_LEN] = { NOISE_WIRE_VERSION, RDV_KEYREQ_TYPE };
+	send_raw(s, pkt, sizeof(pkt));
+	s->hs_sent_ms = mono_ms();
+}
+
+static void after_resolve(struct rdv_srv *s)
+{
+	s->phase_ms = mono_ms();
+	s->tries = 0;
+	if (s->have_pk) {
+		s->phase = SRV_HANDSHAKE;
+		hs_send(s);
+	} else {
+		s->phase = SRV_KEYREQ;
+		s->tries = 1;
+		keyreq_send(s);
+	}
+	srv_arm(s);
+}
+
+static void resolve_result(struct rdv_srv *s, int rc, const char *why)
+{
+	if (rc == 1) {
+		s->phase = SRV_RESOLVING;
+		srv_arm(s);
+	} else if (rc < 0) {
+		if (s->home || !s->warned)
+			rdv_info(s->r, "rendezvous %s: %s", s->label, why);
+		s->warned = 1;
+		srv_down(s, why);
+	} else {
+		after_resolve(s);
+	}
+}
+
+static void resolve_start(struct rdv_srv *s)
+{
+	const char *why = "";
+	s->phase_ms = mono_ms();
+	resolve_result(s, rdv_resolve(s, &why), why);
+}
+
+/* The user wants this server now: no waiting for the back-off. */
+void srv_start(struct rdv_srv *s)
+{
+	if (s->phase == SRV_IDLE) {
+		s->next_ms = 0;
+		resolve_start(s);
+	}
+	srv_arm(s);
+}
+
+/* --- input --- */
+
+static int same_addr(const struct sockaddr_storage *a, const struct sockaddr *b, socklen_t blen)
+{
+	if (a->ss_family != b->sa_family)
+		return 0;
+	if (b->sa_family == AF_INET && blen >= sizeof(struct sockaddr_in)) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if (b->sa_family == AF_INET6 && blen >= sizeof(struct sockaddr_in6)) {
+		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+		return x->sin6_port == y->sin6_port && memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0;
+	}
+	return 0;
+}
+
+static int on_key(struct rdv *r, const uint8_t *pkt, size_t n, const struct sockaddr *src, socklen_t srclen)
+{
+	uint8_t x[32];
+	if (n != RDV_KEY_LEN || pkt[2] || pkt[3])
+		return 1;
+	for (int i = 0; i < r->nsrv; i++) {
+		struct rdv_srv *s = r->srv[i];
+		if ((s->phase != SRV_KEYREQ && !s->keycheck) || !same_addr(&s->addr, src, srclen))
+			continue;
+		const uint8_t *pk = pkt + 4;
+		if (id_pk_to_x25519(pk, x) < 0)
+			return 1;
+		if (s->have_pk && sodium_memcmp(s->pk, pk, 32) != 0) {
+			srv_refuse(s, pk);
+		} else if (!s->have_pk) {
+			char id[ID_STRLEN + 1], fpr[FPR_STRLEN + 1];
+			srv_set_pk(s, pk);
+			id_encode(pk, id);
+			id_fingerprint(pk, fpr);
+			rdv_info(r, "rendezvous %s: key %s (fingerprint %s) pinned on first use", s->label, id, fpr);
+			rdv_save_servers(r);
+			s->phase = SRV_HANDSHAKE;
+			s->tries = 0;
+			hs_send(s);
+		}
+		s->keycheck = 0;
+		srv_arm(s);
+		return 1;
+	}
+	return 1;
+}
+
+static int on_resp(struct rdv *r, const uint8_t *pkt, size_t n)
+{
+	uint32_t idx = noise_pkt_receiver_idx(pkt, n);
+	for (int i = 0; i < r->nsrv; i++) {
+		struct rdv_srv *s = r->srv[i];
+		if (!s->hs || noise_hs_local_idx(s->hs) != idx)
+			continue;
+		if (!noise_mac1_ok(&r->e->me, pkt, n))
+			return 1;
+		struct noise_keypair *kp = noise_kp_new();
+		if (!kp)
+			return 1;
+		if (noise_resp_consume(s->hs, pkt, n, kp) < 0) {
+			noise_kp_free(kp);
+			return 1;
+		}
+		noise_hs_free(s->hs);
+		s->hs = NULL;
+		session_start(s, kp);
+		return 1;
+	}
+	return 0;
+}
+
+static int on_cookie(struct rdv *r, const uint8_t *pkt, size_t n)
+{
+	uint32_t idx = noise_pkt_receiver_idx(pkt, n);
+	for (int i = 0; i < r->nsrv; i++) {
+		struct rdv_srv *s = r->srv[i];
+		if (!s->hs || noise_hs_local_idx(s->hs) != idx)
+			continue;
+		if (noise_cookie_consume(s->hs, pkt, n, s->cookie) == 0) {
+			s->cookie_ms = mono_ms();
+			hs_send(s);	/* at once, now with mac2 */
+			srv_arm(s);
+		}
+		return 1;
+	}
+	return 0;
+}
+
+static int on_data(struct rdv *r, const uint8_t *pkt, size_t n)
+{
+	uint32_t idx = noise_pkt_receiver_idx(pkt, n);
+	uint8_t pt[REL_MAX_PKT + 64];
+	for (int i = 0; i < r->nsrv; i++) {
+		struct rdv_srv *s = r->srv[i];
+		if (!s->kp || s->kp->local_idx != idx)
+			continue;
+		int len = noise_decrypt(s->kp, pkt, n, pt, sizeof(pt));
+		if (len < 0 || !s->rel_ready)
+			return 1;
+		s->last_rx_ms = mono_ms();
+		if (rel_input(&s->rel, pt, (size_t)len, mono_us()) < 0)
+			log_debug("rendezvous %s: malformed frames", s->label);
+		rel_synced(&s->rel, s->rel.rx_stored);	/* nothing of the server's is kept on disk */
+		if (s->bye) {
+			s->bye = 0;
+			srv_down(s, "the server said goodbye");
+			return 1;
+		}
+		srv_flush(s);
+		return 1;
+	}
+	return 0;
+}
+
+int rdv_input(struct rdv *r, const uint8_t *pkt, size_t len, const struct sockaddr *src, socklen_t srclen)
+{
+	if (!r || r->nsrv == 0 || len < 4 || pkt[0] != NOISE_WIRE_VERSION)
+		return 0;
+	if (pkt[1] == RDV_KEY_TYPE)
+		return on_key(r, pkt, len, src, srclen);
+	switch (noise_pkt_type(pkt, len)) {
+	case NOISE_RESP:
+		return on_resp(r, pkt, len);
+	case NOISE_COOKIE:
+		return on_cookie(r, pkt, len);
+	case NOISE_DATA:
+		return on_data(r, pkt, len);
+	default:
+		return 0;
+	}
+}
+
+/* --- rel callbacks: every DATA message is one rendezvous message --- */
+
+static void on_result(struct rdv_srv *s, const struct rdv_msg *m)
+{
+	for (struct rdv_op *op = s->ops; op; op = op->next) {
+		if (op->req && op->req == m->req) {
+			op_finish(s, op, m);
+			return;
+		}
+	}
+	log_debug("rendezvous %s: RESULT for unknown request %u", s->label, m->req);
+}
+
+static void srv_deliver(void *arg, uint64_t seq, uint64_t ts, const char *text, size_t len)
+{
+	struct rdv_srv *s = arg;
+	struct rdv_msg *m = &s->r->msg;
+	(void)seq;
+	(void)ts;
+	if (rdv_decode((const uint8_t *)text, len, m) < 0) {
+		log_debug("rendezvous %s: malformed message ignored", s->label);
+		return;
+	}
+	if (m->type == RDV_RESULT)
+		on_result(s, m);
+	else
+		rdv_on_push(s, m);
+}
+
+static void srv_frame(void *arg, int type, const uint8_t *body, size_t len)
+{
+	struct rdv_srv *s = arg;
+	(void)body;
+	(void)len;
+	if (type == FR_BYE)
+		s->bye = 1;	/* acted on after rel_input returns */
+}
+
+static const struct rel_ops srv_rel_ops = {
+	.deliver = srv_deliver,
+	.frame = srv_frame,
+};
+
+/* --- timers and sending --- */
+
+void srv_flush(struct rdv_srv *s)
+{
+	if (s->phase == SRV_UP && s->kp && s->rel_ready)
+		rel_poll(&s->rel, mono_us(), 64, srv_emit, s);
+	srv_arm(s);
+}
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+static void srv_arm(struct rdv_srv *s)
+{
+	struct loop *l = s->r->e->loop;
+	uint64_t now = mono_ms(), due = UINT64_MAX;
+	for (struct rdv_op *op = s->ops; op; op = op->next) {
+		if (op->deadline_ms)
+			due = min_u64(due, op->deadline_ms);
+		if (op->req && s->phase == SRV_UP)
+			due = min_u64(due, op->sent_ms + RDV_RESULT_MS);
+	}
+	switch (s->phase) {
+	case SRV_IDLE:
+		if (rdv_srv_wanted(s))
+			due = min_u64(due, s->next_ms);
+		break;
+	case SRV_RESOLVING:
+		due = min_u64(due, now + 50);
+		break;
+	case SRV_KEYREQ:
+		due = min_u64(due, s->hs_sent_ms + 1000);
+		break;
+	case SRV_HANDSHAKE:
+		due = min_u64(due, s->hs_sent_ms + hs_retry_ms(s));
+		break;
+	case SRV_UP:
+		due = min_u64(due, s->last_rx_ms + RDV_DEAD_MS + 1);
+		due = min_u64(due, s->last_tx_ms + RDV_KEEPALIVE_MS);
+		due = min_u64(due, s->hs ? s->hs_sent_ms + hs_retry_ms(s) : s->session_ms + RDV_REKEY_MS);
+		if (s->rel_ready) {
+			uint64_t us = rel_next_us(&s->rel, mono_us());
+			if (us != UINT64_MAX)
+				due = min_u64(due, (us + 999) / 1000);
+		}
+		break;
+	case SRV_REFUSED:
+		break;
+	}
+	if (due == UINT64_MAX) {
+		timer_stop(l, &s->t);
+		return;
+	}
+	if (due < now)
+		due = now;
+	if (!timer_armed(&s->t) || s->t.due_ms != due)
+		timer_at(l, &s->t, due);
+}
+
+static void srv_tick(struct loop *l, void *arg)
+{
+	struct rdv_srv *s = arg;
+	uint64_t now = mono_ms();
+	(void)l;
+	expire_ops(s, now);
+	switch (s->phase) {
+	case SRV_IDLE:
+		if (rdv_srv_wanted(s) && now >= s->next_ms)
+			resolve_start(s);
+		break;
+	case SRV_RESOLVING: {
+		const char *why = "";
+		resolve_result(s, rdv_resolve_poll(s, &why), why);
+		break;
+	}
+	case SRV_KEYREQ:
+		if (now - s->hs_sent_ms < 1000)
+			break;
+		if (s->tries >= KEYREQ_TRIES) {
+			srv_down(s, "no answer to the key request");
+		} else {
+			s->tries++;
+			keyreq_send(s);
+		}
+		break;
+	case SRV_HANDSHAKE:
+		if (now - s->hs_sent_ms < hs_retry_ms(s))
+			break;
+		if (s->tries >= HS_TRIES) {
+			srv_down(s, "no answer to the handshake");
+			break;
+		}
+		if (s->tries == HS_KEYCHECK_AT && s->have_pk && !s->keycheck) {
+			s->keycheck = 1;	/* has the server's key changed? */
+			uint8_t pkt[RDV_KEYREQ_LEN] = { NOISE_WIRE_VERSION, RDV_KEYREQ_TYPE };
+			send_raw(s, pkt, sizeof(pkt));
+		}
+		hs_send(s);
+		break;
+	case SRV_UP:
+		if (now - s->last_rx_ms > RDV_DEAD_MS) {
+			srv_down(s, "silent for 60 s");
+			break;
+		}
+		for (struct rdv_op *op = s->ops; op; op = op->next) {
+			if (op->req && now - op->sent_ms > RDV_RESULT_MS) {
+				srv_down(s, "a request went unanswered");
+				return;
+			}
+		}
+		if (s->hs ? now - s->hs_sent_ms >= hs_retry_ms(s) : now - s->session_ms >= RDV_REKEY_MS)
+			hs_send(s);	/* a fresh session before the keys grow old */
+		if (now - s->last_tx_ms >= RDV_KEEPALIVE_MS)
+			rel_ask_ack(&s->rel);
+		break;
+	case SRV_REFUSED:
+		break;
+	}
+	srv_flush(s);
+}
+
+void srv_free(struct rdv_srv *s, int logout)
+{
+	struct loop *l = s->r->e->loop;
+	if (logout && s->phase == SRV_UP && s->home && s->kp) {
+		/* A clean logout: STATUS offline, sent twice, no waiting for the answer. */
+		struct rdv_msg m = { .type = RDV_STATUS, .status = RDV_OFFLINE };
+		if (srv_request(s, &m, NULL, 1, 0)) {
+			rel_poll(&s->rel, mono_us(), 64, srv_emit, s);
+			rel_session_reset(&s->rel);
+			rel_poll(&s->rel, mono_us(), 64, srv_emit, s);
+		}
+	}
+	timer_stop(l, &s->t);
+	rdv_resolve_free(s);
+	session_end(s);
+	while (s->ops) {
+		struct rdv_op *op = s->ops;
+		s->ops = op->next;
+		op_free(op);
+	}
+	free(s);
+}
