@@ -35,7 +35,8 @@ def mac1_key(server_pk):
 # Runs in a client's namespace: prints "ready", then one line per IPv4 packet between the
 # host (argv[2]) and the server (argv[1]), both directions, until SIGTERM:
 #   pkt <in|out> <proto> <sport> <dport> <payload length> <hex of the first 4 payload bytes>
-# and "v6 <n>" lines for any IPv6 packet that is not ICMPv6 (there should be none).
+# and "v6 <n>" lines for any unicast IPv6 packet to the host that is not ICMPv6 (the servers
+# listen on IPv4 only: there should be none).
 SNIFFER = r"""
 import signal, socket, struct, sys
 srv, me = socket.inet_aton(sys.argv[1]), socket.inet_aton(sys.argv[2])
@@ -48,7 +49,7 @@ while True:
     if len(f) < 14:
         continue
     et, p = struct.unpack("!H", f[12:14])[0], f[14:]
-    if et == 0x86DD and len(p) >= 40 and p[6] != 58:
+    if et == 0x86DD and len(p) >= 40 and p[6] != 58 and p[24] != 0xFF and meta[2] != socket.PACKET_OUTGOING:
         print("v6", len(p), flush=True)
         continue
     if et != 0x0800 or len(p) < 20:
@@ -77,10 +78,11 @@ while True:
 # Runs in the flooder's namespace: sends argv[3] packets to argv[1]:argv[2] over argv[4]
 # seconds, alternating garbage (random length and bytes, some starting like our packets) and
 # INITs (148 bytes, random content, a valid mac1 for the server key argv[5] hex, so that the
-# server has to try each handshake), from many source ports. Prints "start", then
-# "done <sent> <seconds>".
+# server has to try each handshake), from 16 source ports. Prints "start", then
+# "done <sent> <seconds> <first two reply bytes in hex>=<count>..." (f103: cookies, which
+# show that the mac1 was right).
 FLOOD = r"""
-import hashlib, os, random, socket, sys, time
+import hashlib, os, random, select, socket, sys, time
 dst, port, count, secs, key = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), bytes.fromhex(sys.argv[5])
 socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(16)]
 for s in socks:
@@ -111,7 +113,21 @@ for i in range(count):
         sent += 1
     except (BlockingIOError, OSError):
         pass
-print("done", sent, "%.2f" % (time.monotonic() - t0), flush=True)
+elapsed = time.monotonic() - t0
+replies = {}
+end = time.monotonic() + 0.5
+while True:
+    left = end - time.monotonic()
+    if left <= 0:
+        break
+    for s in select.select(socks, [], [], left)[0]:
+        try:
+            d = s.recv(2048)
+        except OSError:
+            continue
+        k = d[:2].hex()
+        replies[k] = replies.get(k, 0) + 1
+print("done", sent, "%.2f" % elapsed, " ".join("%s=%d" % kv for kv in sorted(replies.items())), flush=True)
 """
 
 
