@@ -135,7 +135,7 @@ RESULT_FRAMES = {25: "plain", 57: "lookup", 161: "bundle"}
 def decompose(p):
     """The RESULT frames a server DATA plaintext of p bytes can hold: a dict of counts, or
     None if no mix of ACK, TS, PING and RESULT frames makes exactly p bytes."""
-    for ack in (0, 24):
+    for ack in (24, 0):      # the server acknowledges carol's requests: an ACK first
         for ping in (0, 3):
             rest = p - ack - ping
             if rest == 0 and ack + ping:
@@ -159,6 +159,7 @@ def check_capture(sniff, what):
     frames = {"plain": 0, "lookup": 0, "bundle": 0}
     out_data = out_bytes = 0
     biggest = 0
+    sizes = []
     for line in list(sniff.lines):
         f = line.split()
         if f[0] == "v6":
@@ -184,6 +185,7 @@ def check_capture(sniff, what):
             kinds["stun"] += 1
         elif head.startswith("f104") and n > 32:
             kinds["data"] += 1
+            sizes.append(n)
             got = decompose(n - 32)
             if got is None:
                 raise Fail(f"{what}: a DATA packet of {n} bytes from the server holds something "
@@ -192,6 +194,8 @@ def check_capture(sniff, what):
                 frames[k] += v
         else:
             raise Fail(f"{what}: unexpected packet from the server: {line}")
+    if os.environ.get("E2E_RDV_DEBUG"):
+        print(f"{what}: DATA sizes from the server: {sizes}")
     return kinds, frames, out_data, out_bytes, biggest
 
 
@@ -233,12 +237,16 @@ def check_carol(carol, alice, bob, sniff):
             raise Fail(f"carol's debug log shows presence or a session for {who.name}")
     kinds, frames, out_data, out_bytes, biggest = check_capture(sniff, "carol")
     n = sum(frames.values())
-    # carol's requests: REGISTER, LOGIN, PREKEYS, and for each /add LOOKUP, ALLOW, REQUEST,
-    # SUBSCRIBE; a login again after the server's restart. Each gets one RESULT.
-    if n < 11:
-        raise Fail(f"carol: only {n} RESULTs seen in {kinds['data']} DATA packets: capture broken?")
-    if frames["lookup"] < 2:
-        raise Fail(f"carol: {frames['lookup']} LOOKUP results for her two lookups")
+    # carol's requests: REGISTER, LOGIN, PREKEYS, for each /add LOOKUP, ALLOW, REQUEST,
+    # SUBSCRIBE, a BUNDLE for her /msg to bob (NOTFOUND); after each new login (the server's
+    # restart) LOGIN and both SUBSCRIBEs again. Each gets exactly one RESULT, nothing else.
+    logins = len(carol.events("login"))
+    want = 12 + 3 * (logins - 1)
+    if frames["lookup"] != 2:
+        raise Fail(f"carol: {frames['lookup']} LOOKUP-sized results for her two lookups")
+    if not want <= n <= want + 3:
+        raise Fail(f"carol: {n} RESULTs in {kinds['data']} DATA packets, want {want} "
+                   f"(+3 for retried bundles)")
     if n * 25 > out_bytes:
         raise Fail(f"carol: {n} RESULTs for {out_bytes} bytes of requests: more than asked")
     if frames["bundle"]:
