@@ -389,15 +389,26 @@ def main():
             print("carol: " + check_carol(carol, alice, bob, sniff))
 
             stamp = time.monotonic()
-            phase_two_servers(world, alice, client)
+            dave = phase_two_servers(world, alice, client)
             print(f"two servers: alice@{SRV1} and dave@{SRV2} added each other and chatted "
                   f"directly ({time.monotonic() - stamp:.1f} s)")
 
             eve, took, sent, secs, replies = phase_flood(world, client, args.flood)
             print(f"flood: eve logged in {took:.1f} s into a flood of {sent} packets in "
                   f"{secs:.1f} s (replies to mallory: {replies or 'none'})")
-            for c in (alice, bob, carol, eve):
+            for c in (alice, bob, carol, dave, eve):
                 c.quit()
+            # the daemons stop cleanly on SIGTERM, without a sanitizer report
+            for srv in world.servers:
+                srv.proc.kill(signal.SIGTERM)
+                rc = srv.proc.wait(15)
+                err = srv.stderr()
+                if rc != 0 or "Sanitizer" in err or "runtime error" in err:
+                    raise Fail(f"tincand {srv.addr}: status {rc} after SIGTERM\n{srv.proc.tail()}")
+            for c in (alice, bob, carol, dave, eve):
+                err = c.stderr()
+                if "Sanitizer" in err or "runtime error" in err:
+                    raise Fail(f"{c.label}: sanitizer report\n{c.proc.tail()}")
             ok = True
     except (Fail, netlab.ExpectTimeout, netlab.LabError, netlab.LabTimeout, rdvlab.Fail) as e:
         print(f"FAIL: {e}", file=sys.stderr)
