@@ -331,8 +331,6 @@ def phase_flood(world, client, count):
     register(eve, "eve", SRV1)
     took = time.monotonic() - t
     m = flood.expect(r"^done (\d+) ([0-9.]+) ?(.*)$", 30)
-    running = m and flood.popen.poll() is None or True
-    del running
     sent, secs, replies = int(m.group(1)), float(m.group(2)), m.group(3)
     if sent < count * 9 // 10:
         raise Fail(f"mallory sent only {sent} of {count}")
