@@ -478,6 +478,8 @@ void contact_remove(struct engine *e, struct contact *c)
 		for (size_t j = 0; j < e->nbatch; j++)
 			if (e->batch[j].c == c)
 				return;		/* its log is being synced */
+		if (e->rdv)
+			rdv_contact_gone(e->rdv, c);
 		memmove(&e->contacts[i], &e->contacts[i + 1], (e->ncontacts - i - 1) * sizeof(*e->contacts));
 		e->ncontacts--;
 		contact_free(c);

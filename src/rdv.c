@@ -370,6 +370,22 @@ void rdv_outbox_changed(struct rdv *r, struct contact *c)
 		mail_kick(r, 300);	/* a burst of messages goes in one batch */
 }
 
+void rdv_contact_gone(struct rdv *r, struct contact *c)
+{
+	for (size_t i = 0; i < r->npeers; i++) {
+		if (r->peers[i]->c == c) {
+			free(r->peers[i]);
+			r->peers[i] = r->peers[--r->npeers];
+			break;
+		}
+	}
+	size_t j = 0;
+	for (size_t i = 0; i < r->nacks; i++)
+		if (r->acks[i].c != c)
+			r->acks[j++] = r->acks[i];
+	r->nacks = j;
+}
+
 const char *rdv_contact_handle(struct rdv *r, const struct contact *c)
 {
 	for (size_t i = 0; i < r->npeers; i++)

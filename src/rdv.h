@@ -34,6 +34,8 @@ void rdv_status_changed(struct rdv *r);		/* /status: tell the home */
 /* Something changed for c that may call for offline mail: a message was queued, its
  * session went down. */
 void rdv_outbox_changed(struct rdv *r, struct contact *c);
+/* c is about to be freed (an evicted stranger): forget what refers to it. */
+void rdv_contact_gone(struct rdv *r, struct contact *c);
 /* For /info and /contacts: c's handle ("" when none); the home handle ("" when none). */
 const char *rdv_contact_handle(struct rdv *r, const struct contact *c);
 const char *rdv_home(struct rdv *r);

@@ -245,6 +245,7 @@ static void session_new(struct rdv_srv *s, struct noise_keypair *kp)
 		rel_free(&s->rel);
 	s->rel_ready = 0;
 	s->session_ms = s->last_rx_ms = now;
+	s->ping_ms = 0;
 	s->phase = SRV_UP;
 	s->tries = 0;
 	s->backoff_ms = 0;
@@ -468,6 +469,7 @@ static int on_data(struct rdv *r, const uint8_t *pkt, size_t n)
 		if (len < 0 || !s->rel_ready)
 			return 1;
 		s->last_rx_ms = mono_ms();
+		s->ping_ms = 0;
 		if (rel_input(&s->rel, pt, (size_t)len, mono_us()) < 0)
 			log_debug("rendezvous %s: malformed frames", s->label);
 		rel_synced(&s->rel, s->rel.rx_stored);	/* nothing of the server's is kept on disk */
@@ -517,8 +519,6 @@ static void srv_deliver(void *arg, uint64_t seq, uint64_t ts, const char *text, 
 {
 	struct rdv_srv *s = arg;
 	struct rdv_msg *m = &s->r->msg;
-	(void)seq;
-	(void)ts;
 	if (rdv_decode((const uint8_t *)text, len, m) < 0) {
 		log_debug("rendezvous %s: malformed message ignored", s->label);
 		return;
@@ -532,8 +532,6 @@ static void srv_deliver(void *arg, uint64_t seq, uint64_t ts, const char *text, 
 static void srv_frame(void *arg, int type, const uint8_t *body, size_t len)
 {
 	struct rdv_srv *s = arg;
-	(void)body;
-	(void)len;
 	if (type == FR_BYE)
 		s->bye = 1;	/* acted on after rel_input returns */
 }
@@ -583,6 +581,8 @@ static void srv_arm(struct rdv_srv *s)
 		break;
 	case SRV_UP:
 		due = min_u64(due, s->last_rx_ms + RDV_DEAD_MS + 1);
+		if (s->ping_ms)
+			due = min_u64(due, s->ping_ms + RDV_RESULT_MS + 1);
 		due = min_u64(due, s->last_tx_ms + RDV_KEEPALIVE_MS);
 		due = min_u64(due, s->hs ? s->hs_sent_ms + hs_retry_ms(s) : s->session_ms + RDV_REKEY_MS);
 		if (s->rel_ready) {
@@ -608,7 +608,6 @@ static void srv_tick(struct loop *l, void *arg)
 {
 	struct rdv_srv *s = arg;
 	uint64_t now = mono_ms();
-	(void)l;
 	expire_ops(s, now);
 	switch (s->phase) {
 	case SRV_IDLE:
@@ -649,6 +648,10 @@ static void srv_tick(struct loop *l, void *arg)
 			srv_down(s, "silent for 60 s");
 			break;
 		}
+		if (s->ping_ms && now - s->ping_ms > RDV_RESULT_MS) {
+			srv_down(s, "no answer to a keepalive");	/* it restarted, or the path is gone */
+			break;
+		}
 		for (struct rdv_op *op = s->ops; op; op = op->next) {
 			if (op->req && now - op->sent_ms > RDV_RESULT_MS) {
 				srv_down(s, "a request went unanswered");
@@ -657,8 +660,11 @@ static void srv_tick(struct loop *l, void *arg)
 		}
 		if (s->hs ? now - s->hs_sent_ms >= hs_retry_ms(s) : now - s->session_ms >= RDV_REKEY_MS)
 			hs_send(s);	/* a fresh session before the keys grow old */
-		if (now - s->last_tx_ms >= RDV_KEEPALIVE_MS)
+		if (now - s->last_tx_ms >= RDV_KEEPALIVE_MS) {
 			rel_ask_ack(&s->rel);
+			if (!s->ping_ms)
+				s->ping_ms = now;
+		}
 		break;
 	case SRV_REFUSED:
 		break;

@@ -80,6 +80,7 @@ struct rdv_srv {
 	int registering;		/* a REGISTER of the home name from tincan.conf is out */
 	struct noise_keypair *kp;
 	uint64_t session_ms, last_rx_ms, last_tx_ms;
+	uint64_t ping_ms;		/* a keepalive went out then, no answer yet */
 	struct rel rel;
 	int rel_ready;
 	uint32_t next_req;
