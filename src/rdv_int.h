@@ -171,7 +171,7 @@ struct rdv_op *srv_request(struct rdv_srv *s, const struct rdv_msg *m, rdv_done_
 int srv_up(const struct rdv_srv *s);
 void srv_set_pk(struct rdv_srv *s, const uint8_t pk[32]);
 
-/* rdv_resolve.c: 0 s->addr is set, 1 in progress (poll from the timer), -1 failed (why) */
+/* rdv.c, name lookup: 0 s->addr is set, 1 in progress (poll from the timer), -1 failed (why) */
 int rdv_resolve(struct rdv_srv *s, const char **why);
 int rdv_resolve_poll(struct rdv_srv *s, const char **why);
 void rdv_resolve_free(struct rdv_srv *s);
