@@ -403,6 +403,8 @@ static int on_key(struct rdv *r, const uint8_t *pkt, size_t n, const struct sock
 			srv_set_pk(s, pk);
 			id_encode(pk, id);
 			id_fingerprint(pk, fpr);
+			for (char *q = fpr; *q; q++)
+				*q = *q == ' ' ? '-' : *q;
 			rdv_info(r, "rendezvous %s: key %s (fingerprint %s) pinned on first use", s->label, id, fpr);
 			rdv_save_servers(r);
 			s->phase = SRV_HANDSHAKE;
