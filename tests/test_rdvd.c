@@ -6,9 +6,9 @@
 
 #include <sodium.h>
 
-#include "log.h"
 #include "noise.h"
 #include "rdvd.h"
+#include "rdvtest_core.h"
 #include "rel.h"
 #include "stun.h"
 #include "util.h"
@@ -19,23 +19,9 @@ static int fails, checks;
 
 enum { MAXCLI = 8, INBOX = 4096, MAXMSG = 4096 };
 
-struct pkt {
-	uint8_t *b;
-	size_t n;
-};
-
 struct cli {
+	struct rtc_cli n;	/* first: the rel callbacks' arg is the cli */
 	const char *label;
-	struct identity id;
-	struct sockaddr_in addr;
-	struct noise_hs *hs;
-	struct noise_keypair *kp;
-	uint8_t cookie[16];
-	int have_cookie;
-	struct rel rel;
-	uint32_t next_req;
-	struct pkt inbox[INBOX];
-	size_t ninbox;
 	uint8_t *msg[MAXMSG];	/* every message received, in order */
 	size_t mlen[MAXMSG], nmsg;
 	size_t raw_count, raw_max;	/* every packet the server sent here */
@@ -43,18 +29,15 @@ struct cli {
 
 static struct cli clis[MAXCLI];
 static int ncli;
-static struct identity server_id;
-static struct rdvd *srv;
-static struct acct_db *db;
-static uint64_t now = 1000000;
+static struct rtc_core core = { .rounds = 100, .now = 1000000 };
 static size_t stray;	/* packets to addresses of no client */
 
 static struct cli *cli_at(const struct sockaddr *sa)
 {
 	const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
 	for (int i = 0; i < ncli; i++)
-		if (clis[i].addr.sin_addr.s_addr == in->sin_addr.s_addr &&
-		    clis[i].addr.sin_port == in->sin_port)
+		if (clis[i].n.addr.sin_addr.s_addr == in->sin_addr.s_addr &&
+		    clis[i].n.addr.sin_port == in->sin_port)
 			return &clis[i];
 	return NULL;
 }
@@ -66,16 +49,14 @@ static void srv_send(void *arg, uint32_t src, const struct sockaddr *sa, socklen
 	(void)arg;
 	(void)src;
 	(void)salen;
-	if (!c || c->ninbox == INBOX) {
+	if (!c || c->n.ninbox == INBOX) {
 		stray++;
 		return;
 	}
 	c->raw_count++;
 	if (len > c->raw_max)
 		c->raw_max = len;
-	c->inbox[c->ninbox].b = malloc(len);
-	memcpy(c->inbox[c->ninbox].b, pkt, len);
-	c->inbox[c->ninbox++].n = len;
+	rtc_keep(&c->n, pkt, len);
 }
 
 static void cli_deliver(void *arg, uint64_t seq, uint64_t ts, const char *text, size_t len)
@@ -92,126 +73,28 @@ static void cli_deliver(void *arg, uint64_t seq, uint64_t ts, const char *text, 
 
 static const struct rel_ops cli_ops = { .deliver = cli_deliver };
 
-static void to_server(struct cli *c, const uint8_t *pkt, size_t len)
-{
-	rdvd_input(srv, 0, (struct sockaddr *)&c->addr, sizeof(c->addr), pkt, len, now);
-}
-
-static void cli_emit(void *arg, const uint8_t *pkt, size_t len)
-{
-	struct cli *c = arg;
-	uint8_t out[REL_MAX_PKT + NOISE_DATA_OVERHEAD];
-	int n = noise_encrypt(c->kp, pkt, len, out, sizeof(out));
-	if (n > 0)
-		to_server(c, out, (size_t)n);
-}
-
 static struct cli *cli_new(const char *label, int seed)
 {
 	struct cli *c = &clis[ncli++];
-	uint8_t s[32];
 	memset(c, 0, sizeof(*c));
-	memset(s, seed, sizeof(s));
 	c->label = label;
-	identity_from_seed(s, &c->id);
-	c->addr.sin_family = AF_INET;
-	c->addr.sin_port = htons((uint16_t)(40000 + seed));
-	c->addr.sin_addr.s_addr = htonl(0x0a000000u + (uint32_t)seed);
-	c->hs = noise_hs_new();
-	c->kp = noise_kp_new();
-	rel_init(&c->rel, &cli_ops, c);
+	rtc_cli_init(&c->n, &core, seed, (uint16_t)(40000 + seed), 0x0a000000u + (uint32_t)seed,
+	    &cli_ops, c);
+	c->n.resend = 1;
 	return c;
 }
 
-static void send_init(struct cli *c)
+static void cli_free(struct cli *c)
 {
-	uint8_t init[NOISE_INIT_LEN];
-	noise_init_create(c->hs, &c->id, server_id.pk, 1 + randombytes_uniform(1u << 30),
-	    c->have_cookie ? c->cookie : NULL, init);
-	to_server(c, init, sizeof(init));
-}
-
-/* Handle what the server sent to c; returns the number of packets handled. */
-static int cli_process(struct cli *c)
-{
-	int n = 0;
-	for (size_t i = 0; i < c->ninbox; i++, n++) {
-		uint8_t *p = c->inbox[i].b, pt[NOISE_MAX_PACKET];
-		size_t len = c->inbox[i].n;
-		switch (noise_pkt_type(p, len)) {
-		case NOISE_RESP:
-			if (noise_resp_consume(c->hs, p, len, c->kp) == 0) {
-				/* a new session: fresh rel, requests not answered are sent again */
-				struct rel old = c->rel;
-				rel_init(&c->rel, &cli_ops, c);
-				for (size_t k = 0; k < old.cnt; k++) {
-					struct rel_out *o = &old.q[(old.head + k) % old.cap];
-					rel_queue(&c->rel, rel_next_seq(&c->rel), 0, o->text, o->len);
-				}
-				rel_free(&old);
-				rel_ask_ack(&c->rel);
-			}
-			break;
-		case NOISE_COOKIE:
-			if (noise_cookie_consume(c->hs, p, len, c->cookie) == 0) {
-				c->have_cookie = 1;
-				send_init(c);
-			}
-			break;
-		case NOISE_DATA: {
-			int k = noise_decrypt(c->kp, p, len, pt, sizeof(pt));
-			if (k >= 0) {
-				rel_input(&c->rel, pt, (size_t)k, now * 1000);
-				rel_synced(&c->rel, c->rel.rx_stored);
-			}
-			break;
-		}
-		default:
-			break;
-		}
-		free(p);
-	}
-	c->ninbox = 0;
-	rel_poll(&c->rel, now * 1000, 64, cli_emit, c);
-	return n;
-}
-
-/* Run server and clients until nothing moves. */
-static void run(void)
-{
-	for (int round = 0; round < 100; round++) {
-		rdvd_flush(srv, now);
-		int moved = 0;
-		for (int i = 0; i < ncli; i++)
-			moved += cli_process(&clis[i]);
-		if (!moved)
-			break;
-	}
-}
-
-static void advance(uint64_t ms)
-{
-	for (uint64_t t = 0; t < ms; t += 500) {
-		now += 500;
-		rdvd_tick(srv, now);
-		run();
-	}
-}
-
-static void connect_cli(struct cli *c)
-{
-	send_init(c);
-	run();
+	for (size_t k = 0; k < c->nmsg; k++)
+		free(c->msg[k]);
+	rtc_cli_free(&c->n);
 }
 
 static void cli_send(struct cli *c, const struct rdv_msg *m)
 {
-	uint8_t buf[RDV_MSG_MAX];
-	size_t n = rdv_encode(m, buf, sizeof(buf));
-	CHECK(n > 0);
-	rel_queue(&c->rel, rel_next_seq(&c->rel), 0, (const char *)buf, n);
-	rel_poll(&c->rel, now * 1000, 64, cli_emit, c);
-	run();
+	CHECK(rtc_queue(&c->n, m) > 0);
+	rtc_run(&core);
 }
 
 static struct rdv_msg got;	/* the last message found by the helpers below */
@@ -219,7 +102,7 @@ static struct rdv_msg got;	/* the last message found by the helpers below */
 /* Send a request and return its RESULT code (-1 if none came). */
 static int req(struct cli *c, struct rdv_msg *m)
 {
-	m->req = ++c->next_req;
+	m->req = ++c->n.next_req;
 	size_t from = c->nmsg;
 	cli_send(c, m);
 	int code = -1, count = 0;
@@ -280,10 +163,7 @@ static int set_status(struct cli *c, int status, const char *text)
 static int allow(struct cli *c, const struct cli *who, int mode)
 {
 	struct rdv_msg m;
-	memset(&m, 0, sizeof(m));
-	m.type = RDV_ALLOW;
-	memcpy(m.pk, who->id.pk, 32);
-	m.mode = (uint8_t)mode;
+	rtc_allow_msg(&m, who->n.id.pk, mode);
 	return req(c, &m);
 }
 
@@ -308,12 +188,13 @@ static void test_stun(void)
 	uint8_t txid[12], rq[20];
 	struct sockaddr_storage mapped;
 	stun_request(txid, rq);
-	to_server(c, rq, sizeof(rq));
-	CHECK(c->ninbox == 1 && c->inbox[0].n == 32);	/* the documented exception: 32 for 20 */
-	CHECK(c->ninbox == 1 && stun_parse_response(c->inbox[0].b, c->inbox[0].n, txid, &mapped) == 0);
-	CHECK(!memcmp(&((struct sockaddr_in *)&mapped)->sin_addr, &c->addr.sin_addr, 4));
-	CHECK(((struct sockaddr_in *)&mapped)->sin_port == c->addr.sin_port);
-	cli_process(c);
+	rtc_to_server(&c->n, rq, sizeof(rq));
+	CHECK(c->n.ninbox == 1 && c->n.inbox[0].n == 32);	/* the documented exception: 32 for 20 */
+	CHECK(c->n.ninbox == 1 &&
+	    stun_parse_response(c->n.inbox[0].b, c->n.inbox[0].n, txid, &mapped) == 0);
+	CHECK(!memcmp(&((struct sockaddr_in *)&mapped)->sin_addr, &c->n.addr.sin_addr, 4));
+	CHECK(((struct sockaddr_in *)&mapped)->sin_port == c->n.addr.sin_port);
+	rtc_process(&c->n);
 }
 
 /* Nothing an unverified source sends is answered with more bytes than it sent. */
@@ -340,52 +221,53 @@ static void test_amplification(void)
 		memcpy(pkt + 16, buf, n);
 		memset(pkt + 16 + n, 0, 16);
 		x->raw_count = x->raw_max = 0;
-		to_server(x, pkt, 32 + n);
-		to_server(x, buf, n);
-		rdvd_flush(srv, now);
+		rtc_to_server(&x->n, pkt, 32 + n);
+		rtc_to_server(&x->n, buf, n);
+		rdvd_flush(core.srv, core.now);
 		CHECK(x->raw_count == 0);
 	}
 	/* KEYREQ (64) -> KEY (36) with the server's key; a short one gets nothing */
 	uint8_t kq[RDVD_KEYREQ_LEN] = { NOISE_WIRE_VERSION, RDVD_KEYREQ, 0, 0 };
 	x->raw_count = x->raw_max = 0;
-	to_server(x, kq, sizeof(kq) - 1);
+	rtc_to_server(&x->n, kq, sizeof(kq) - 1);
 	CHECK(x->raw_count == 0);
-	to_server(x, kq, sizeof(kq));
+	rtc_to_server(&x->n, kq, sizeof(kq));
 	CHECK(x->raw_count == 1 && x->raw_max == RDVD_KEY_LEN && RDVD_KEY_LEN < RDVD_KEYREQ_LEN);
-	CHECK(x->ninbox == 1 && x->inbox[0].b[1] == RDVD_KEY && !memcmp(x->inbox[0].b + 4, server_id.pk, 32));
-	cli_process(x);
+	CHECK(x->n.ninbox == 1 && x->n.inbox[0].b[1] == RDVD_KEY &&
+	    !memcmp(x->n.inbox[0].b + 4, core.server_id.pk, 32));
+	rtc_process(&x->n);
 	/* INIT -> RESP (92 < 148); RESP and COOKIE from a client are ignored */
 	x->raw_count = x->raw_max = 0;
-	send_init(x);
+	rtc_send_init(&x->n);
 	CHECK(x->raw_count == 1 && x->raw_max == NOISE_RESP_LEN && NOISE_RESP_LEN < NOISE_INIT_LEN);
 	uint8_t fake[NOISE_RESP_LEN];
-	memcpy(fake, x->inbox[0].b, sizeof(fake));
-	to_server(x, fake, NOISE_RESP_LEN);
+	memcpy(fake, x->n.inbox[0].b, sizeof(fake));
+	rtc_to_server(&x->n, fake, NOISE_RESP_LEN);
 	memset(fake, 0, NOISE_COOKIE_LEN);
 	fake[0] = NOISE_WIRE_VERSION;
 	fake[1] = NOISE_COOKIE;
-	to_server(x, fake, NOISE_COOKIE_LEN);
+	rtc_to_server(&x->n, fake, NOISE_COOKIE_LEN);
 	CHECK(x->raw_count == 1);
 	/* a replayed INIT gets nothing */
-	for (size_t i = 0; i < x->ninbox; i++)
-		free(x->inbox[i].b);
-	x->ninbox = 0;
+	for (size_t i = 0; i < x->n.ninbox; i++)
+		free(x->n.inbox[i].b);
+	x->n.ninbox = 0;
 	uint8_t init[NOISE_INIT_LEN];
-	noise_init_create(x->hs, &x->id, server_id.pk, 77, NULL, init);
-	to_server(x, init, sizeof(init));
+	noise_init_create(x->n.hs, &x->n.id, core.server_id.pk, 77, NULL, init);
+	rtc_to_server(&x->n, init, sizeof(init));
 	size_t before = x->raw_count;
-	to_server(x, init, sizeof(init));
+	rtc_to_server(&x->n, init, sizeof(init));
 	CHECK(x->raw_count == before);
-	run();	/* x now has a verified session: its answers are not counted below */
+	rtc_run(&core);	/* x now has a verified session: its answers are not counted below */
 	/* garbage of every length up to 200 */
 	x->raw_count = 0;
 	for (size_t len = 1; len < 200; len++) {
 		randombytes_buf(buf, len);
 		if (buf[0] <= 1)
 			buf[0] = 0x42;
-		to_server(x, buf, len);
+		rtc_to_server(&x->n, buf, len);
 	}
-	rdvd_flush(srv, now);
+	rdvd_flush(core.srv, core.now);
 	CHECK(x->raw_count == 0);
 }
 
@@ -398,20 +280,20 @@ static void test_register(struct cli *a, struct cli *b)
 	CHECK(simple(b, RDV_REGISTER, "-bob", NULL) == RDV_BAD);
 	CHECK(simple(b, RDV_REGISTER, "bob", NULL) == RDV_OK);
 	CHECK(simple(b, RDV_LOOKUP, "ALICE", NULL) == RDV_OK && got.payload == RDV_PL_PK &&
-	    !memcmp(got.pk, a->id.pk, 32));
+	    !memcmp(got.pk, a->n.id.pk, 32));
 	CHECK(simple(b, RDV_LOOKUP, "nobody", NULL) == RDV_NOTFOUND);
 	/* a malformed request still gets its one answer */
 	uint8_t bad[] = { RDV_REGISTER, 0, 0, 0, 99, 3, 'a', 0, 'b' };
 	size_t from = a->nmsg;
-	rel_queue(&a->rel, rel_next_seq(&a->rel), 0, (const char *)bad, sizeof(bad));
-	rel_poll(&a->rel, now * 1000, 64, cli_emit, a);
-	run();
+	rel_queue(&a->n.rel, rel_next_seq(&a->n.rel), 0, (const char *)bad, sizeof(bad));
+	rel_poll(&a->n.rel, core.now * 1000, 64, rtc_emit, &a->n);
+	rtc_run(&core);
 	CHECK(count_type(a, from, RDV_RESULT) == 1 && got.req == 99 && got.code == RDV_BAD);
 }
 
 static int sub(struct cli *c, const struct cli *who)
 {
-	return simple(c, RDV_SUBSCRIBE, NULL, who->id.pk);
+	return simple(c, RDV_SUBSCRIBE, NULL, who->n.id.pk);
 }
 
 /* Nothing but RESULTs reached c since from. */
@@ -431,11 +313,11 @@ static void test_presence(struct cli *a, struct cli *b, struct cli *carol)
 	CHECK(login(b, RDV_ONLINE, "here") == RDV_OK);
 	CHECK(allow(b, a, RDV_ALLOW_ALLOW) == RDV_OK);
 	CHECK(sub(a, b) == RDV_OK);
-	CHECK(count_type(a, a0, RDV_PRESENCE) == 1 && !memcmp(got.pk, b->id.pk, 32));
+	CHECK(count_type(a, a0, RDV_PRESENCE) == 1 && !memcmp(got.pk, b->n.id.pk, 32));
 	CHECK(got.status == RDV_ONLINE && !strcmp(got.text, "here") && got.naddr == 2);
 	/* the address the server sees first, then the reported local one */
-	CHECK(got.addr[0].family == 4 && !memcmp(got.addr[0].ip, &b->addr.sin_addr, 4));
-	CHECK(got.addr[0].port == ntohs(b->addr.sin_port));
+	CHECK(got.addr[0].family == 4 && !memcmp(got.addr[0].ip, &b->n.addr.sin_addr, 4));
+	CHECK(got.addr[0].port == ntohs(b->n.addr.sin_port));
 	CHECK(got.addr[1].ip[0] == 192 && got.addr[1].port == 7000);
 	CHECK(sub(carol, b) == RDV_OK);		/* accepted, and nothing follows */
 	a0 = a->nmsg;
@@ -464,7 +346,7 @@ static void test_presence(struct cli *a, struct cli *b, struct cli *carol)
 	CHECK(count_type(a, a0, RDV_PRESENCE) == 1 && !strcmp(got.text, "y"));
 	/* carol, never allowed, learned nothing but answers to her own requests */
 	CHECK(only_results(carol, c0));
-	CHECK(simple(carol, RDV_BUNDLE, NULL, b->id.pk) == RDV_NOTFOUND);
+	CHECK(simple(carol, RDV_BUNDLE, NULL, b->n.id.pk) == RDV_NOTFOUND);
 }
 
 static void test_requests(struct cli *a, struct cli *b, struct cli *carol)
@@ -477,7 +359,7 @@ static void test_requests(struct cli *a, struct cli *b, struct cli *carol)
 	strcpy(m.handle, "carol@here");
 	strcpy(m.text, "let me in");
 	CHECK(req(carol, &m) == RDV_OK);
-	CHECK(count_type(b, b0, RDV_REQUESTED) == 1 && !memcmp(got.pk, carol->id.pk, 32));
+	CHECK(count_type(b, b0, RDV_REQUESTED) == 1 && !memcmp(got.pk, carol->n.id.pk, 32));
 	CHECK(!strcmp(got.handle, "carol@here") && !strcmp(got.text, "let me in"));
 	/* pushed again at the next login until answered */
 	b0 = b->nmsg;
@@ -509,17 +391,17 @@ static void test_mail(struct cli *a, struct cli *b, struct cli *carol)
 	m.spk_id = 5;
 	memset(m.spk, 0x55, 32);
 	rdv_spk_sigmsg(5, m.spk, msg);
-	identity_sign(&b->id, msg, sizeof(msg), m.sig);
+	identity_sign(&b->n.id, msg, sizeof(msg), m.sig);
 	m.nopk = 2;
 	m.opk[0].id = 1;
 	m.opk[1].id = 2;
 	memset(m.opk[0].pk, 1, 32);
 	memset(m.opk[1].pk, 2, 32);
 	CHECK(req(b, &m) == RDV_OK);
-	CHECK(simple(a, RDV_BUNDLE, NULL, b->id.pk) == RDV_OK && got.payload == RDV_PL_BUNDLE);
+	CHECK(simple(a, RDV_BUNDLE, NULL, b->n.id.pk) == RDV_OK && got.payload == RDV_PL_BUNDLE);
 	CHECK(got.spk_id == 5 && got.opk[0].id == 1 && got.opk[0].pk[0] == 1);
-	CHECK(simple(a, RDV_BUNDLE, NULL, b->id.pk) == RDV_OK && got.opk[0].id == 2);
-	CHECK(simple(a, RDV_BUNDLE, NULL, b->id.pk) == RDV_OK && got.opk[0].id == 0);
+	CHECK(simple(a, RDV_BUNDLE, NULL, b->n.id.pk) == RDV_OK && got.opk[0].id == 2);
+	CHECK(simple(a, RDV_BUNDLE, NULL, b->n.id.pk) == RDV_OK && got.opk[0].id == 0);
 	/* bob logs out; alice leaves 40 mails (more than one window), carol none */
 	size_t a0 = a->nmsg;
 	CHECK(set_status(b, RDV_OFFLINE, "") == RDV_OK);
@@ -527,7 +409,7 @@ static void test_mail(struct cli *a, struct cli *b, struct cli *carol)
 	for (int i = 0; i < 40; i++) {
 		memset(&m, 0, sizeof(m));
 		m.type = RDV_MAILPUT;
-		memcpy(m.pk, b->id.pk, 32);
+		memcpy(m.pk, b->n.id.pk, 32);
 		memset(sealed, i, sizeof(sealed));
 		m.sealed = sealed;
 		m.sealed_len = i == 7 ? RDV_SEALED_MAX : 100 + (size_t)i;
@@ -537,14 +419,14 @@ static void test_mail(struct cli *a, struct cli *b, struct cli *carol)
 	CHECK(req(carol, &m) == RDV_NOTFOUND);
 	size_t b0 = b->nmsg;
 	CHECK(login(b, RDV_ONLINE, "") == RDV_OK);
-	advance(2000);
+	rtc_advance(&core, 2000);
 	CHECK(count_type(b, b0, RDV_MAIL) == 40);
 	int order = 1, k = 0;
 	uint64_t last = 0, ids[40];
 	for (size_t i = b0; i < b->nmsg; i++) {
 		if (rdv_decode(b->msg[i], b->mlen[i], &m) < 0 || m.type != RDV_MAIL)
 			continue;
-		if (m.mail_id <= last || m.sealed[0] != k || memcmp(m.pk, a->id.pk, 32))
+		if (m.mail_id <= last || m.sealed[0] != k || memcmp(m.pk, a->n.id.pk, 32))
 			order = 0;
 		if (k == 7 && m.sealed_len != RDV_SEALED_MAX)
 			order = 0;
@@ -565,7 +447,7 @@ static void test_mail(struct cli *a, struct cli *b, struct cli *carol)
 	/* mail to a logged-in user goes out at once */
 	memset(&m, 0, sizeof(m));
 	m.type = RDV_MAILPUT;
-	memcpy(m.pk, b->id.pk, 32);
+	memcpy(m.pk, b->n.id.pk, 32);
 	m.sealed = sealed;
 	m.sealed_len = 50;
 	CHECK(req(a, &m) == RDV_OK);
@@ -576,8 +458,8 @@ static void test_mail(struct cli *a, struct cli *b, struct cli *carol)
 static void test_rekey(struct cli *a, struct cli *b)
 {
 	size_t a0 = a->nmsg;
-	connect_cli(a);
-	CHECK(simple(a, RDV_LOOKUP, "bob", NULL) == RDV_OK && !memcmp(got.pk, b->id.pk, 32));
+	rtc_connect(&a->n);
+	CHECK(simple(a, RDV_LOOKUP, "bob", NULL) == RDV_OK && !memcmp(got.pk, b->n.id.pk, 32));
 	CHECK(set_status(b, RDV_AWAY, "") == RDV_OK);
 	CHECK(count_type(a, a0, RDV_PRESENCE) == 1 && got.status == RDV_AWAY);
 }
@@ -587,14 +469,14 @@ static void test_dead(struct cli *a, struct cli *b)
 	size_t a0 = a->nmsg;
 	/* alice keeps pinging, bob vanishes */
 	for (int i = 0; i < 70; i++) {
-		rel_ask_ack(&a->rel);
-		rel_poll(&a->rel, now * 1000, 4, cli_emit, a);
-		advance(1000);
+		rel_ask_ack(&a->n.rel);
+		rel_poll(&a->n.rel, core.now * 1000, 4, rtc_emit, &a->n);
+		rtc_advance(&core, 1000);
 	}
 	CHECK(count_type(a, a0, RDV_PRESENCE) == 1 && got.status == RDV_OFFLINE &&
-	    !memcmp(got.pk, b->id.pk, 32));
+	    !memcmp(got.pk, b->n.id.pk, 32));
 	struct rdvd_stats st;
-	rdvd_stats(srv, &st);
+	rdvd_stats(core.srv, &st);
 	CHECK(st.dead >= 1);
 }
 
@@ -609,16 +491,16 @@ static void test_flood(void)
 		junk[0] = i % 3 ? NOISE_WIRE_VERSION : 0x42;
 		if (len > 1)
 			junk[1] = (uint8_t)(1 + i % 4);
-		to_server(x, junk, len);
+		rtc_to_server(&x->n, junk, len);
 	}
 	for (int i = 0; i < 500; i++)
-		send_init(x);
-	rdvd_flush(srv, now);
+		rtc_send_init(&x->n);
+	rdvd_flush(core.srv, core.now);
 	struct rdvd_stats st;
-	rdvd_stats(srv, &st);
+	rdvd_stats(core.srv, &st);
 	CHECK(st.rate_limited > 400 && st.bad_packets > 10000);
-	cli_process(x);
-	connect_cli(d);
+	rtc_process(&x->n);
+	rtc_connect(&d->n);
 	CHECK(simple(d, RDV_REGISTER, "dave", NULL) == RDV_OK);
 	CHECK(login(d, RDV_ONLINE, "") == RDV_OK);
 }
@@ -629,49 +511,38 @@ static void test_cookie(void)
 	struct rdvd_conf conf;
 	rdvd_conf_default(&conf);
 	conf.hs_load = 3;
-	rdvd_set_conf(srv, &conf);
+	rdvd_set_conf(core.srv, &conf);
 	struct cli *e = cli_new("erin", 8);
 	for (int i = 0; i < 5; i++) {	/* load from others */
 		struct cli *o = &clis[0];
-		send_init(o);
-		cli_process(o);
+		rtc_send_init(&o->n);
+		rtc_process(&o->n);
 	}
 	e->raw_count = e->raw_max = 0;
-	send_init(e);
-	CHECK(e->ninbox == 1 && e->inbox[0].n == NOISE_COOKIE_LEN && e->raw_max < NOISE_INIT_LEN);
-	run();	/* the client echoes the cookie */
-	CHECK(e->have_cookie && e->raw_count >= 2);
+	rtc_send_init(&e->n);
+	CHECK(e->n.ninbox == 1 && e->n.inbox[0].n == NOISE_COOKIE_LEN && e->raw_max < NOISE_INIT_LEN);
+	rtc_run(&core);	/* the client echoes the cookie */
+	CHECK(e->n.have_cookie && e->raw_count >= 2);
 	CHECK(simple(e, RDV_LOOKUP, "alice", NULL) == RDV_OK);
 	rdvd_conf_default(&conf);
-	rdvd_set_conf(srv, &conf);
+	rdvd_set_conf(core.srv, &conf);
 }
 
 int main(void)
 {
-	struct acct_limits lim;
 	struct rdvd_conf conf;
-	char err[128];
-	uint8_t seed[32];
-	if (sodium_init() < 0)
+	if (rtc_open(&core, 0xee, 0, &conf) < 0)
 		return 1;
-	log_set_file(-1);
-	memset(seed, 0xee, sizeof(seed));
-	identity_from_seed(seed, &server_id);
-	acct_limits_default(&lim);
-	if (acct_open(&db, NULL, &lim, err, sizeof(err)) < 0)
-		return 1;
-	rdvd_conf_default(&conf);
-	conf.lim = lim;
-	srv = rdvd_new(&server_id, db, &conf, srv_send, NULL);
-	if (!srv)
+	core.srv = rdvd_new(&core.server_id, core.db, &conf, srv_send, NULL);
+	if (!core.srv)
 		return 1;
 
 	test_stun();
 	test_amplification();
 	struct cli *a = cli_new("alice", 3), *b = cli_new("bob", 4), *carol = cli_new("carol", 5);
-	connect_cli(a);
-	connect_cli(b);
-	connect_cli(carol);
+	rtc_connect(&a->n);
+	rtc_connect(&b->n);
+	rtc_connect(&carol->n);
 	test_register(a, b);
 	test_presence(a, b, carol);
 	test_requests(a, b, carol);
@@ -682,24 +553,7 @@ int main(void)
 	test_dead(a, b);
 	CHECK(stray == 0);
 
-	rdvd_free(srv);
-	acct_close(db);
-	for (int i = 0; i < ncli; i++) {
-		struct cli *c = &clis[i];
-		for (size_t k = 0; k < c->nmsg; k++)
-			free(c->msg[k]);
-		for (size_t k = 0; k < c->ninbox; k++)
-			free(c->inbox[k].b);
-		rel_free(&c->rel);
-		noise_hs_free(c->hs);
-		noise_kp_free(c->kp);
-		identity_free(&c->id);
-	}
-	identity_free(&server_id);
-	if (fails) {
-		fprintf(stderr, "test_rdvd: %d of %d checks failed\n", fails, checks);
-		return 1;
-	}
-	printf("test_rdvd: %d checks passed\n", checks);
-	return 0;
+	for (int i = 0; i < ncli; i++)
+		cli_free(&clis[i]);
+	return rtc_end(&core, "test_rdvd", fails, checks);
 }

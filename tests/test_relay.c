@@ -6,9 +6,9 @@
 
 #include <sodium.h>
 
-#include "log.h"
 #include "noise.h"
 #include "rdvd.h"
+#include "rdvtest_core.h"
 #include "rel.h"
 #include "util.h"
 
@@ -25,30 +25,18 @@ struct relayed {
 };
 
 struct cli {
-	struct identity id;
-	struct sockaddr_in addr;
-	uint32_t src;			/* 0: UDP socket 0; else a TCP source */
-	struct noise_hs *hs;
-	struct noise_keypair *kp;
-	struct rel rel;
-	uint32_t next_req;
-	uint8_t *inbox[INBOX];
-	size_t inlen[INBOX], ninbox;
+	struct rtc_cli n;
 	struct relayed got[MAXREL];	/* every FR_RELAY frame received, in order */
 	size_t ngot;
 	size_t raw_count, raw_max;	/* packets the server sent here, and the largest */
 	size_t last_len;		/* length of the last one */
 	uint32_t last_src;		/* src the server passed with the last packet */
 	int results, last_code;
-	int mute;			/* neither reads nor sends: run() leaves it alone */
 };
 
 static struct cli clis[MAXCLI];
 static int ncli;
-static struct identity server_id;
-static struct rdvd *srv;
-static struct acct_db *db;
-static uint64_t now = 5000000;
+static struct rtc_core core = { .rounds = 50, .now = 5000000 };
 static size_t stray;
 
 static void srv_send(void *arg, uint32_t src, const struct sockaddr *sa, socklen_t salen,
@@ -58,17 +46,16 @@ static void srv_send(void *arg, uint32_t src, const struct sockaddr *sa, socklen
 	(void)arg;
 	for (int i = 0; i < ncli; i++) {
 		struct cli *c = &clis[i];
-		if (c->addr.sin_addr.s_addr != in->sin_addr.s_addr || c->addr.sin_port != in->sin_port ||
-		    salen != sizeof(c->addr) || (src & ~RDVD_SEND_DROPPABLE) != c->src || c->ninbox == INBOX)
+		if (c->n.addr.sin_addr.s_addr != in->sin_addr.s_addr || c->n.addr.sin_port != in->sin_port ||
+		    salen != sizeof(c->n.addr) || (src & ~RDVD_SEND_DROPPABLE) != c->n.src ||
+		    c->n.ninbox == INBOX)
 			continue;
 		c->raw_count++;
 		if (len > c->raw_max)
 			c->raw_max = len;
 		c->last_src = src;
 		c->last_len = len;
-		c->inbox[c->ninbox] = malloc(len);
-		memcpy(c->inbox[c->ninbox], pkt, len);
-		c->inlen[c->ninbox++] = len;
+		rtc_keep(&c->n, pkt, len);
 		return;
 	}
 	stray++;
@@ -81,7 +68,7 @@ static void cli_deliver(void *arg, uint64_t seq, uint64_t ts, const char *text, 
 	(void)seq;
 	(void)ts;
 	if (rdv_decode((const uint8_t *)text, len, &m) == 0 && m.type == RDV_RESULT &&
-	    m.req == c->next_req) {
+	    m.req == c->n.next_req) {
 		c->results++;
 		c->last_code = m.code;
 	}
@@ -102,110 +89,30 @@ static void cli_frame(void *arg, int type, const uint8_t *body, size_t len)
 
 static const struct rel_ops cli_ops = { .deliver = cli_deliver, .frame = cli_frame };
 
-static void to_server(struct cli *c, const uint8_t *pkt, size_t len)
-{
-	rdvd_input(srv, c->src, (struct sockaddr *)&c->addr, sizeof(c->addr), pkt, len, now);
-}
-
-static void cli_emit(void *arg, const uint8_t *pkt, size_t len)
-{
-	struct cli *c = arg;
-	uint8_t out[REL_MAX_PKT + NOISE_DATA_OVERHEAD];
-	int n = noise_encrypt(c->kp, pkt, len, out, sizeof(out));
-	if (n > 0)
-		to_server(c, out, (size_t)n);
-}
-
 static struct cli *cli_new(int seed, uint32_t src)
 {
 	struct cli *c = &clis[ncli++];
-	uint8_t s[32];
 	memset(c, 0, sizeof(*c));
-	memset(s, seed, sizeof(s));
-	identity_from_seed(s, &c->id);
-	c->addr.sin_family = AF_INET;
-	c->addr.sin_port = htons((uint16_t)(41000 + seed));
-	c->addr.sin_addr.s_addr = htonl(0x0a010000u + (uint32_t)seed);
-	c->src = src;
-	c->hs = noise_hs_new();
-	c->kp = noise_kp_new();
-	rel_init(&c->rel, &cli_ops, c);
+	rtc_cli_init(&c->n, &core, seed, (uint16_t)(41000 + seed), 0x0a010000u + (uint32_t)seed,
+	    &cli_ops, c);
+	c->n.src = src;
 	return c;
 }
 
-static void cli_process(struct cli *c)
+static void cli_free(struct cli *c)
 {
-	for (size_t i = 0; i < c->ninbox; i++) {
-		uint8_t *p = c->inbox[i], pt[NOISE_MAX_PACKET];
-		size_t len = c->inlen[i];
-		int k;
-		switch (noise_pkt_type(p, len)) {
-		case NOISE_RESP:
-			if (noise_resp_consume(c->hs, p, len, c->kp) == 0) {
-				rel_free(&c->rel);	/* nothing is left unanswered in these tests */
-				rel_init(&c->rel, &cli_ops, c);
-				rel_ask_ack(&c->rel);
-			}
-			break;
-		case NOISE_DATA:
-			if ((k = noise_decrypt(c->kp, p, len, pt, sizeof(pt))) >= 0) {
-				rel_input(&c->rel, pt, (size_t)k, now * 1000);
-				rel_synced(&c->rel, c->rel.rx_stored);
-			}
-			break;
-		default:
-			break;
-		}
-		free(p);
-	}
-	c->ninbox = 0;
-	rel_poll(&c->rel, now * 1000, 64, cli_emit, c);
-}
-
-static void run(void)
-{
-	for (int round = 0; round < 50; round++) {
-		rdvd_flush(srv, now);
-		size_t moved = 0;
-		for (int i = 0; i < ncli; i++) {
-			if (clis[i].mute)
-				continue;
-			moved += clis[i].ninbox;
-			cli_process(&clis[i]);
-		}
-		if (!moved)
-			break;
-	}
-}
-
-static void advance(uint64_t ms)
-{
-	for (uint64_t t = 0; t < ms; t += 500) {
-		now += 500;
-		rdvd_tick(srv, now);
-		run();
-	}
-}
-
-static void connect_cli(struct cli *c)
-{
-	uint8_t init[NOISE_INIT_LEN];
-	noise_init_create(c->hs, &c->id, server_id.pk, 1 + randombytes_uniform(1u << 30), NULL, init);
-	to_server(c, init, sizeof(init));
-	run();
+	for (size_t k = 0; k < c->ngot; k++)
+		free(c->got[k].b);
+	rtc_cli_free(&c->n);
 }
 
 /* A request; returns its RESULT code, -1 if none came. */
 static int req(struct cli *c, struct rdv_msg *m)
 {
-	uint8_t buf[RDV_MSG_MAX];
-	m->req = ++c->next_req;
-	size_t n = rdv_encode(m, buf, sizeof(buf));
-	CHECK(n > 0);
+	m->req = ++c->n.next_req;
 	c->results = 0;
-	rel_queue(&c->rel, rel_next_seq(&c->rel), 0, (const char *)buf, n);
-	rel_poll(&c->rel, now * 1000, 64, cli_emit, c);
-	run();
+	CHECK(rtc_queue(&c->n, m) > 0);
+	rtc_run(&core);
 	return c->results == 1 ? c->last_code : -1;
 }
 
@@ -230,10 +137,7 @@ static int login(struct cli *c)
 static int allow(struct cli *c, const struct cli *who, int mode)
 {
 	struct rdv_msg m;
-	memset(&m, 0, sizeof(m));
-	m.type = RDV_ALLOW;
-	memcpy(m.pk, who->id.pk, 32);
-	m.mode = (uint8_t)mode;
+	rtc_allow_msg(&m, who->n.id.pk, mode);
 	return req(c, &m);
 }
 
@@ -253,24 +157,24 @@ static void relay_raw(struct cli *c, const uint8_t target[32], const uint8_t *p,
 		off = frame_put(pt, sizeof(pt), off, FR_PING, NULL, 0);
 	off = frame_put(pt, sizeof(pt), off, FR_RELAY, body, 32 + n);
 	CHECK(off > 0);
-	int k = noise_encrypt(c->kp, pt, off, out, sizeof(out));
+	int k = noise_encrypt(c->n.kp, pt, off, out, sizeof(out));
 	CHECK(k > 0);
 	sent_len = (size_t)k;
 	memcpy(sent, out, sent_len);
-	to_server(c, out, (size_t)k);
-	run();
+	rtc_to_server(&c->n, out, (size_t)k);
+	rtc_run(&core);
 }
 
 static void relay_to(struct cli *c, const struct cli *to, const uint8_t *p, size_t n)
 {
-	relay_raw(c, to->id.pk, p, n, 0);
+	relay_raw(c, to->n.id.pk, p, n, 0);
 }
 
 /* The last relayed packet c received came from `from` and holds exactly p. */
 static int got_exact(const struct cli *c, const struct cli *from, const uint8_t *p, size_t n)
 {
 	const struct relayed *r = c->ngot ? &c->got[c->ngot - 1] : NULL;
-	return r && !memcmp(r->from, from->id.pk, 32) && r->n == n && !memcmp(r->b, p, n);
+	return r && !memcmp(r->from, from->n.id.pk, 32) && r->n == n && !memcmp(r->b, p, n);
 }
 
 static void set_relay(uint32_t rate, uint32_t burst, uint32_t prate, uint32_t pburst, uint64_t daily)
@@ -283,7 +187,7 @@ static void set_relay(uint32_t rate, uint32_t burst, uint32_t prate, uint32_t pb
 	conf.relay_pkt_rate = prate;
 	conf.relay_pkt_burst = pburst;
 	conf.relay_daily = daily;
-	rdvd_set_conf(srv, &conf);
+	rdvd_set_conf(core.srv, &conf);
 }
 
 static void set_default(void)
@@ -308,7 +212,7 @@ static void test_forward(struct cli *a, struct cli *b)
 	relay_to(b, a, pkt, PKT);
 	CHECK(a->ngot == a0 + 1 && got_exact(a, b, pkt, PKT));
 	/* one byte, and a relay frame after a rel frame in the same packet */
-	relay_raw(a, b->id.pk, pkt + 7, 1, 1);
+	relay_raw(a, b->n.id.pk, pkt + 7, 1, 1);
 	CHECK(b->ngot == b0 + 2 && got_exact(b, a, pkt + 7, 1));
 	/* too long or empty: dropped */
 	relay_to(a, b, pkt, PKT + 1);
@@ -360,7 +264,7 @@ static void test_allow(struct cli *a, struct cli *b, struct cli *carol)
 static void test_offline(struct cli *a, struct cli *b, struct cli *erin, struct cli *eve)
 {
 	struct rdvd_stats st0, st;
-	rdvd_stats(srv, &st0);
+	rdvd_stats(core.srv, &st0);
 	relay_to(a, erin, pkt, 70);
 	CHECK(erin->ngot == 1 && got_exact(erin, a, pkt, 70));
 	/* eve is connected, allowed by bob, but has no account: cannot allow back */
@@ -370,29 +274,29 @@ static void test_offline(struct cli *a, struct cli *b, struct cli *erin, struct 
 	relay_to(b, eve, pkt, 71);
 	CHECK(b->ngot == b0 && eve->ngot == 0);
 	/* erin goes silent while alice and bob keep their sessions: after the timeout she is gone */
-	erin->mute = 1;
+	erin->n.mute = 1;
 	for (int i = 0; i < 65; i++) {
-		rel_ask_ack(&a->rel);
-		rel_poll(&a->rel, now * 1000, 4, cli_emit, a);
-		rel_ask_ack(&b->rel);
-		rel_poll(&b->rel, now * 1000, 4, cli_emit, b);
-		advance(1000);
+		rel_ask_ack(&a->n.rel);
+		rel_poll(&a->n.rel, core.now * 1000, 4, rtc_emit, &a->n);
+		rel_ask_ack(&b->n.rel);
+		rel_poll(&b->n.rel, core.now * 1000, 4, rtc_emit, &b->n);
+		rtc_advance(&core, 1000);
 	}
 	size_t e0 = erin->raw_count;
 	relay_to(a, erin, pkt, 72);
 	CHECK(erin->raw_count == e0);
 	/* a handshake without DATA yet is not a live session */
 	uint8_t init[NOISE_INIT_LEN];
-	noise_init_create(erin->hs, &erin->id, server_id.pk, 99, NULL, init);
-	to_server(erin, init, sizeof(init));
+	noise_init_create(erin->n.hs, &erin->n.id, core.server_id.pk, 99, NULL, init);
+	rtc_to_server(&erin->n, init, sizeof(init));
 	CHECK(erin->raw_count == e0 + 1);	/* the RESP, kept unread for now */
 	relay_to(a, erin, pkt, 73);
 	CHECK(erin->raw_count == e0 + 1 && erin->ngot == 1);
-	erin->mute = 0;
-	run();		/* erin reads the RESP; her first DATA makes the session live */
+	erin->n.mute = 0;
+	rtc_run(&core);		/* erin reads the RESP; her first DATA makes the session live */
 	relay_to(a, erin, pkt, 74);
 	CHECK(erin->ngot == 2 && got_exact(erin, a, pkt, 74));
-	rdvd_stats(srv, &st);
+	rdvd_stats(core.srv, &st);
 	CHECK(st.relay_denied == st0.relay_denied + 4);
 	CHECK(st.relay_limited == st0.relay_limited);
 	CHECK(st.relayed == st0.relayed + 2);
@@ -402,7 +306,7 @@ static void test_quota(struct cli *a, struct cli *b)
 {
 	struct rdvd_stats st0, st;
 	size_t b0;
-	rdvd_stats(srv, &st0);
+	rdvd_stats(core.srv, &st0);
 	/* bytes: a burst of 3000 passes two packets of 1400; 1400 bytes/s gives one more a second */
 	set_relay(1400, 3000, 1000, 1000, 1ull << 30);
 	b0 = b->ngot;
@@ -412,7 +316,7 @@ static void test_quota(struct cli *a, struct cli *b)
 	b0 = b->ngot;
 	relay_to(a, b, pkt, PKT);
 	CHECK(b->ngot == b0);
-	now += 1000;
+	core.now += 1000;
 	relay_to(a, b, pkt, PKT);
 	CHECK(b->ngot == b0 + 1);
 	relay_to(a, b, pkt, PKT);
@@ -423,32 +327,32 @@ static void test_quota(struct cli *a, struct cli *b)
 	CHECK(a->ngot == a0 + 1);
 	/* packets: 3 in a burst at 1 a second */
 	set_relay(1 << 20, 1 << 20, 1, 3, 1ull << 30);
-	now += 10000;
+	core.now += 10000;
 	b0 = b->ngot;
 	for (int i = 0; i < 6; i++)
 		relay_to(a, b, pkt, 20);
 	CHECK(b->ngot == b0 + 3);
-	now += 1000;
+	core.now += 1000;
 	relay_to(a, b, pkt, 20);
 	relay_to(a, b, pkt, 20);
 	CHECK(b->ngot == b0 + 4);
 	/* daily bytes: 5000 a day, whatever the rates */
 	set_relay(1 << 20, 1 << 20, 1000, 1000, 5000);
 	uint64_t day = 86400000;
-	now = (now / day + 1) * day + 1000;	/* a new day: counts start over */
+	core.now = (core.now / day + 1) * day + 1000;	/* a new day: counts start over */
 	b0 = b->ngot;
 	for (int i = 0; i < 5; i++)
 		relay_to(a, b, pkt, 1000);
 	CHECK(b->ngot == b0 + 5);
 	relay_to(a, b, pkt, 1);
 	CHECK(b->ngot == b0 + 5);
-	now += 3600000;		/* an hour later: still today */
+	core.now += 3600000;		/* an hour later: still today */
 	relay_to(a, b, pkt, 1);
 	CHECK(b->ngot == b0 + 5);
-	now = (now / day + 1) * day + 10;
+	core.now = (core.now / day + 1) * day + 10;
 	relay_to(a, b, pkt, 1000);
 	CHECK(b->ngot == b0 + 6 && got_exact(b, a, pkt, 1000));
-	rdvd_stats(srv, &st);
+	rdvd_stats(core.srv, &st);
 	CHECK(st.relay_limited == st0.relay_limited + 9);
 	CHECK(st.relay_users >= 1);
 	/* off: any zero */
@@ -469,10 +373,10 @@ static void test_tcp(struct cli *a, struct cli *dave)
 	size_t d0 = dave->ngot, a0 = a->ngot;
 	relay_to(a, dave, pkt, 500);
 	CHECK(dave->ngot == d0 + 1 && got_exact(dave, a, pkt, 500));
-	CHECK((dave->last_src & ~RDVD_SEND_DROPPABLE) == dave->src && (dave->last_src & RDVD_SRC_TCP));
+	CHECK((dave->last_src & ~RDVD_SEND_DROPPABLE) == dave->n.src && (dave->last_src & RDVD_SRC_TCP));
 	relay_to(dave, a, pkt + 3, PKT - 3);
 	CHECK(a->ngot == a0 + 1 && got_exact(a, dave, pkt + 3, PKT - 3));
-	rdvd_source_closed(srv, dave->src, now);
+	rdvd_source_closed(core.srv, dave->n.src, core.now);
 	size_t draw = dave->raw_count;
 	relay_to(a, dave, pkt, 500);
 	CHECK(dave->raw_count == draw && dave->ngot == d0 + 1);
@@ -483,11 +387,11 @@ static void test_unverified(struct cli *a, struct cli *b, struct cli *x)
 {
 	uint8_t body[32 + 100], p[256], d[sizeof(p) + 64];
 	size_t b0 = b->ngot, braw = b->raw_count, xraw = x->raw_count;
-	memcpy(body, b->id.pk, 32);
+	memcpy(body, b->n.id.pk, 32);
 	memset(body + 32, 0x5a, 100);
 	/* a plaintext FR_RELAY frame, raw */
 	size_t n = frame_put(p, sizeof(p), 0, FR_RELAY, body, sizeof(body));
-	to_server(x, p, n);
+	rtc_to_server(&x->n, p, n);
 	/* the same in DATA packets under made-up receiver indices, with forged tags */
 	d[0] = NOISE_WIRE_VERSION;
 	d[1] = NOISE_DATA;
@@ -497,9 +401,9 @@ static void test_unverified(struct cli *a, struct cli *b, struct cli *x)
 		memset(d + 8, 0, 8);
 		memcpy(d + 16, p, n);
 		randombytes_buf(d + 16 + n, 16);
-		to_server(x, d, 32 + n);
+		rtc_to_server(&x->n, d, 32 + n);
 	}
-	rdvd_flush(srv, now);
+	rdvd_flush(core.srv, core.now);
 	CHECK(x->raw_count == xraw && b->raw_count == braw && b->ngot == b0);
 	/* alice's real packet, replayed from x's address and from hers: relayed once only */
 	relay_to(a, b, pkt, 90);
@@ -507,12 +411,12 @@ static void test_unverified(struct cli *a, struct cli *b, struct cli *x)
 	uint8_t copy[sizeof(sent)];
 	size_t clen = sent_len;
 	memcpy(copy, sent, clen);
-	to_server(x, copy, clen);
-	to_server(a, copy, clen);
+	rtc_to_server(&x->n, copy, clen);
+	rtc_to_server(&a->n, copy, clen);
 	/* and with one bit flipped in the ciphertext */
 	copy[20] ^= 1;
-	to_server(a, copy, clen);
-	run();
+	rtc_to_server(&a->n, copy, clen);
+	rtc_run(&core);
 	CHECK(x->raw_count == xraw && b->raw_count == braw + 1 && b->ngot == b0 + 1);
 }
 
@@ -524,7 +428,7 @@ static void test_many(struct cli *b)
 	size_t b0 = b->ngot;
 	for (int i = 0; i < NMANY; i++) {
 		m[i] = cli_new(100 + i, 0);
-		connect_cli(m[i]);
+		rtc_connect(&m[i]->n);
 		snprintf(name, sizeof(name), "many%d", i);
 		CHECK(reg(m[i], name) == RDV_OK && allow(m[i], b, RDV_ALLOW_ALLOW) == RDV_OK);
 		CHECK(allow(b, m[i], RDV_ALLOW_ALLOW) == RDV_OK);
@@ -537,7 +441,7 @@ static void test_many(struct cli *b)
 		}
 	CHECK(b->ngot == b0 + 2 * NMANY);
 	struct rdvd_stats st;
-	rdvd_stats(srv, &st);
+	rdvd_stats(core.srv, &st);
 	CHECK(st.relay_users >= NMANY);
 }
 
@@ -545,34 +449,22 @@ static void test_many(struct cli *b)
 static void test_rekey(struct cli *a, struct cli *b)
 {
 	size_t b0 = b->ngot;
-	connect_cli(b);
+	rtc_connect(&b->n);
 	relay_to(a, b, pkt, 200);
 	CHECK(b->ngot == b0 + 1 && got_exact(b, a, pkt, 200));
-	connect_cli(a);
+	rtc_connect(&a->n);
 	relay_to(a, b, pkt, 201);
 	CHECK(b->ngot == b0 + 2 && got_exact(b, a, pkt, 201));
 }
 
 int main(void)
 {
-	struct acct_limits lim;
 	struct rdvd_conf conf;
-	char err[128];
-	uint8_t seed[32];
-	if (sodium_init() < 0)
+	if (rtc_open(&core, 0xdd, 1, &conf) < 0)
 		return 1;
-	log_set_file(-1);
-	memset(seed, 0xdd, sizeof(seed));
-	identity_from_seed(seed, &server_id);
-	acct_limits_default(&lim);
-	lim.no_sync = 1;
-	if (acct_open(&db, NULL, &lim, err, sizeof(err)) < 0)
-		return 1;
-	rdvd_conf_default(&conf);
-	conf.lim = lim;
 	CHECK(conf.relay_rate && conf.relay_burst >= RDVD_RELAY_MIN_BURST && conf.relay_daily);
-	srv = rdvd_new(&server_id, db, &conf, srv_send, NULL);
-	if (!srv)
+	core.srv = rdvd_new(&core.server_id, core.db, &conf, srv_send, NULL);
+	if (!core.srv)
 		return 1;
 	for (size_t i = 0; i < sizeof(pkt); i++)
 		pkt[i] = (uint8_t)(i * 7 + 3);
@@ -580,12 +472,12 @@ int main(void)
 	struct cli *a = cli_new(1, 0), *b = cli_new(2, 0), *carol = cli_new(3, 0);
 	struct cli *dave = cli_new(4, RDVD_SRC_TCP | 0x10005), *erin = cli_new(5, 0);
 	struct cli *eve = cli_new(6, 0), *x = cli_new(7, 0);
-	connect_cli(a);
-	connect_cli(b);
-	connect_cli(carol);
-	connect_cli(dave);
-	connect_cli(erin);
-	connect_cli(eve);
+	rtc_connect(&a->n);
+	rtc_connect(&b->n);
+	rtc_connect(&carol->n);
+	rtc_connect(&dave->n);
+	rtc_connect(&erin->n);
+	rtc_connect(&eve->n);
 	CHECK(reg(a, "alice") == RDV_OK && reg(b, "bob") == RDV_OK && reg(carol, "carol") == RDV_OK);
 	CHECK(reg(dave, "dave") == RDV_OK && reg(erin, "erin") == RDV_OK);
 	CHECK(login(a) == RDV_OK && login(b) == RDV_OK && login(carol) == RDV_OK);
@@ -607,26 +499,9 @@ int main(void)
 	CHECK(stray == 0);
 
 	struct rdvd_stats st;
-	rdvd_stats(srv, &st);
+	rdvd_stats(core.srv, &st);
 	CHECK(st.relayed > 60 && st.relay_bytes > 10000);
-	rdvd_free(srv);
-	acct_close(db);
-	for (int i = 0; i < ncli; i++) {
-		struct cli *c = &clis[i];
-		for (size_t k = 0; k < c->ninbox; k++)
-			free(c->inbox[k]);
-		for (size_t k = 0; k < c->ngot; k++)
-			free(c->got[k].b);
-		rel_free(&c->rel);
-		noise_hs_free(c->hs);
-		noise_kp_free(c->kp);
-		identity_free(&c->id);
-	}
-	identity_free(&server_id);
-	if (fails) {
-		fprintf(stderr, "test_relay: %d of %d checks failed\n", fails, checks);
-		return 1;
-	}
-	printf("test_relay: %d checks passed\n", checks);
-	return 0;
+	for (int i = 0; i < ncli; i++)
+		cli_free(&clis[i]);
+	return rtc_end(&core, "test_relay", fails, checks);
 }

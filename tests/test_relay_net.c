@@ -187,11 +187,5 @@ int main(int argc, char **argv)
 	waitpid(pid, &st, 0);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 
-	rtn_remove_dir(dir);
-	if (fails) {
-		fprintf(stderr, "test_relay_net: %d of %d checks failed\n", fails, checks);
-		return 1;
-	}
-	printf("test_relay_net: %d checks passed\n", checks);
-	return 0;
+	return rtn_end(dir, "test_relay_net", fails, checks);
 }

@@ -163,11 +163,5 @@ int main(int argc, char **argv)
 	kill(pid, SIGTERM);
 	CHECK(wait_exit(pid) == 0);
 
-	rtn_remove_dir(dir);
-	if (fails) {
-		fprintf(stderr, "test_tincand: %d of %d checks failed\n", fails, checks);
-		return 1;
-	}
-	printf("test_tincand: %d checks passed\n", checks);
-	return 0;
+	return rtn_end(dir, "test_tincand", fails, checks);
 }
