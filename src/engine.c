@@ -1082,6 +1082,23 @@ static void on_beacon(void *arg, const struct lan_beacon *b, const struct sockad
 	struct contact *c = contact_find_pk(e, b->pk);
 	if (c && contact_is_friend(c) && !session_up(c))
 		session_connect(c, (struct sockaddr *)&p->addr, p->addrlen);
+	else if (c && contact_is_friend(c))
+		session_check_peer(c);
+}
+
+/* After a start, ask the LAN again at 1, 2, 4 and 8 s while a contact has no session: one
+ * lost answer on a lossy link must not cost the 10 s until the next periodic beacon. */
+static void probe_lan(struct loop *l, void *arg)
+{
+	struct engine *e = arg;
+	int missing = 0;
+	for (size_t i = 0; i < e->ncontacts; i++)
+		missing |= contact_is_friend(e->contacts[i]) && !session_up(e->contacts[i]);
+	if (!missing || !e->lan)
+		return;
+	lan_announce(e->lan, 1);
+	if (++e->probes < 4)
+		timer_in(l, &e->t_probe, 1000u << e->probes);
 }
 
 /* --- the end of every loop pass: write, tell, sync, send --- */
@@ -1270,6 +1287,8 @@ struct engine *engine_new(struct loop *l, const struct engine_opts *o, engine_ev
 		goto fail;
 	loop_on_pass(l, engine_pass, e);
 	lan_announce(e->lan, 1);	/* peers answer at once: a restart reconnects quickly */
+	timer_init(&e->t_probe, probe_lan, e);
+	timer_in(l, &e->t_probe, 1000);
 	engine_emit(e, &(struct event){ .type = EV_READY, .id = e->id, .name = e->nick });
 	for (size_t i = 0; i < e->ncontacts; i++)
 		if (rel_pending(&e->contacts[i]->rel))
@@ -1297,6 +1316,7 @@ void engine_free(struct engine *e)
 			jlog_flush(c->log);
 	}
 	drain_deferred(e);
+	timer_stop(e->loop, &e->t_probe);
 	syncer_free(e->syncer);		/* a running batch finishes; jlog_close syncs the rest */
 	for (size_t i = 0; i < e->ncontacts; i++)
 		contact_free(e->contacts[i]);

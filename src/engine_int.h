@@ -24,6 +24,8 @@ enum {
 	HELLO_RESEND_MS = 400,
 	HS_RETRY_MIN_MS = 500,
 	HS_RETRY_MAX_MS = 30000,
+	HS_RETRY_BUSY_MS = 2000,	/* backoff cap while messages wait */
+	SUSPECT_MS = 1000,		/* silent this long with messages unacknowledged */
 	SESSION_MAX_CAND = 9,		/* addresses from one rendezvous introduction */
 	TYPING_IDLE_MS = 5000,		/* typing -> paused after this long without a key */
 	TYPING_REFRESH_MS = 3000,	/* "typing" again this often while typing */
@@ -139,6 +141,8 @@ struct engine {
 	struct dev *devs;
 	size_t ndevs, capdevs;
 	struct syncer *syncer;
+	struct timer t_probe;		/* LAN answer requests after the start */
+	int probes;
 	struct sync_item {
 		struct contact *c;
 		uint64_t off, rx;	/* log offset written, messages stored, at batch start */
@@ -184,6 +188,7 @@ int session_open_socket(struct engine *e, int port, char *err, size_t errlen);
 void session_close(struct engine *e);
 void session_input(struct loop *l, int fd, short revents, void *arg);
 void session_connect(struct contact *c, const struct sockaddr *sa, socklen_t len);
+void session_check_peer(struct contact *c);
 /* Addresses already in the socket's family (addr_for_socket); the first to answer wins. */
 void session_connect_multi(struct contact *c, const struct sockaddr_storage *ss, const socklen_t *len, int n);
 socklen_t addr_for_socket(const struct engine *e, const struct sockaddr *sa, socklen_t len,

@@ -201,8 +201,11 @@ static void send_init(struct contact *c)
 			sendto(e->fd, c->s.init_pkt, NOISE_INIT_LEN, 0, (struct sockaddr *)&c->s.cand[i], c->s.cand_len[i]);
 	c->s.hs_sent_ms = now;
 	c->s.hs_retry_ms = c->s.hs_retry_ms ? c->s.hs_retry_ms * 2 : HS_RETRY_MIN_MS;
-	if (c->s.hs_retry_ms > HS_RETRY_MAX_MS)
-		c->s.hs_retry_ms = HS_RETRY_MAX_MS;
+	/* With messages waiting, keep trying every few seconds (a lossy link loses handshakes
+	 * too); an idle contact backs off further. */
+	uint64_t max = rel_pending(&c->rel) ? HS_RETRY_BUSY_MS : HS_RETRY_MAX_MS;
+	if (c->s.hs_retry_ms > max)
+		c->s.hs_retry_ms = max;
 	timer_in(e->loop, &c->t_hs, c->s.hs_retry_ms);
 }
 
@@ -215,6 +218,19 @@ void session_connect(struct contact *c, const struct sockaddr *sa, socklen_t len
 	if (!c->s.addrlen || session_up(c))
 		return;
 	if (c->s.hs && mono_ms() - c->s.hs_sent_ms < HS_RETRY_MIN_MS)
+		return;
+	c->s.hs_retry_ms = 0;
+	send_init(c);
+}
+
+/* The peer announced itself while we think our session is up: if it has gone quiet while we
+ * wait for acknowledgements, it probably restarted and lost the keys; start a new handshake
+ * at once instead of waiting for the silence to time out. */
+void session_check_peer(struct contact *c)
+{
+	if (!session_up(c) || c->s.hs || !rel_pending(&c->rel))
+		return;
+	if (mono_ms() - c->s.last_rx_ms < SUSPECT_MS)
 		return;
 	c->s.hs_retry_ms = 0;
 	send_init(c);
