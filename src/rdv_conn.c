@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "rdv_int.h"
+#include "stun.h"
 #include "util.h"
 
 enum { KEYREQ_TRIES = 5, HS_TRIES = 8, HS_KEYCHECK_AT = 4, BACKOFF_MAX_MS = 60000 };
@@ -267,6 +268,14 @@ static void session_start(struct rdv_srv *s, struct noise_keypair *kp)
 	s->rel_ready = 1;
 	rel_tx_start(&s->rel, 0);
 	rel_rx_start(&s->rel, 0);
+	if (!s->mappedlen) {
+		/* Learn our public address the standard way: a STUN Binding request on the same
+		 * UDP socket and port our peers will see (the server-reflexive candidate). */
+		uint8_t req[STUN_HEADER_LEN];
+		stun_request(s->stun_txid, req);
+		send_raw(s, req, sizeof(req));
+		s->stun_out = 1;
+	}
 	/* Session-scoped messages (LOGIN, SUBSCRIBEs) go first, then what is still unanswered. */
 	drop_scoped(s);
 	struct rdv_op *keep = s->ops;
@@ -486,8 +495,31 @@ static int on_data(struct rdv *r, const uint8_t *pkt, size_t n)
 	return 0;
 }
 
+/* A STUN Binding answer from one of our rendezvous: our address as it sees it. */
+static int on_stun(struct rdv *r, const uint8_t *pkt, size_t len)
+{
+	for (int i = 0; i < r->nsrv; i++) {
+		struct rdv_srv *s = r->srv[i];
+		struct sockaddr_storage mapped;
+		if (!s->stun_out || stun_parse_response(pkt, len, s->stun_txid, &mapped) < 0)
+			continue;
+		s->stun_out = 0;
+		s->mappedlen = mapped.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+		s->mapped = mapped;
+		char addr[80], text[RDV_HOST_MAX + 200];
+		addr_format((struct sockaddr *)&mapped, s->mappedlen, addr, sizeof(addr));
+		snprintf(text, sizeof(text), "your public address, as %s sees it (STUN): %s", s->label, addr);
+		log_info("%s", text);
+		engine_emit(r->e, &(struct event){ .type = EV_INFO, .text = text });
+		return 1;
+	}
+	return 0;
+}
+
 int rdv_input(struct rdv *r, const uint8_t *pkt, size_t len, const struct sockaddr *src, socklen_t srclen)
 {
+	if (r && r->nsrv && stun_is_stun(pkt, len))
+		return on_stun(r, pkt, len);
 	if (!r || r->nsrv == 0 || len < 4 || pkt[0] != NOISE_WIRE_VERSION)
 		return 0;
 	if (pkt[1] == RDV_KEY_TYPE)

@@ -65,6 +65,10 @@ struct rdv_srv {
 	char label[RDV_HOST_MAX + 16];	/* host:port, [v6]:port */
 	uint8_t pk[32];
 	int have_pk;
+	uint8_t stun_txid[12];		/* our STUN Binding request to it, when one is out */
+	int stun_out;
+	struct sockaddr_storage mapped;	/* our address as this rendezvous sees it (STUN) */
+	socklen_t mappedlen;
 	enum srv_phase phase;
 	uint64_t phase_ms, next_ms, backoff_ms;
 	int tries;

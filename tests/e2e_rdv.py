@@ -83,6 +83,11 @@ def register(c, name, host, server_id=None):
     c.send(f"/register {name}@{host}" + (f" {server_id}" if server_id else ""))
     c.expect("registered", lambda f: f[0] == f"{name}@{host}", 20, f"registered {name}@{host}")
     c.expect("login", lambda f: f[0] == host, 20, f"login {host}")
+    # The client asks its home for its public address with a standard STUN Binding request on
+    # its session socket; the answer must be this client's own address in the lab.
+    me = ADDRS[c.name] + ":"
+    c.expect("info", lambda f: "(STUN): " + me in " ".join(f), 20,
+             f"info with its STUN-mapped address {me}PORT")
 
 
 def befriend(a, b, host_b, hello):
