@@ -157,17 +157,19 @@ class Server:
         self.proc = self.world.lab.spawn(
             self.host, [self.world.tincand, "-d", "-v", "-s", self.state, "-l",
                         f"{self.addr}:{self.world.port}"], name=f"tincand{self.index + 1}-{self.runs}")
-        deadline = time.monotonic() + 15
+        # A daemon still replaying its state (slow under the sanitizers) does not answer yet,
+        # and turnutils_stunclient then waits on its own: each probe is cut at 2 s.
+        deadline = time.monotonic() + 30
         while True:
             if self.proc.popen.poll() is not None:
                 raise Fail(f"tincand {self.addr} exited {self.proc.popen.poll()}\n{self.proc.tail()}")
-            r = self.world.lab.run(probe_host, ["turnutils_stunclient", "-p",
+            r = self.world.lab.run(probe_host, ["timeout", "2", "turnutils_stunclient", "-p",
                                                 str(self.world.port), self.addr],
                                    check=False, timeout=10)
             if "reflexive addr" in r.stdout:
                 return r.stdout
             if time.monotonic() > deadline:
-                raise Fail(f"tincand {self.addr} does not answer STUN within 15 s\n"
+                raise Fail(f"tincand {self.addr} does not answer STUN within 30 s\n"
                            f"{self.proc.tail()}")
 
     def sigkill(self):
