@@ -1,0 +1,351 @@
+#!/usr/bin/env python3
+"""pathlab.py: the path lab: a public switch with a tincand, homes behind NAT routers, public
+hosts, headless clients, and the loss and block rules on the routers' WAN side.
+
+Builds on netlab.py and natlab.py (imported, not changed); shared by e2e_nat.py and meant for a
+path benchmark too. Root only; stdlib only.
+
+    with netlab.Lab("nat") as lab:
+        w = pathlab.World(lab, tincan, tincand, tmp)
+        home = w.home("eim")                      # a router and its LAN switch
+        a = w.client(w.lan_host(home, "a1"), "a1")
+        w.register(a)                             # a1@45.45.0.2, home of a1
+        w.wan(home.router, loss=10)               # 10% of forwarded WAN packets, both ways
+"""
+
+import collections
+import os
+import re
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import natlab  # noqa: E402
+import netlab  # noqa: E402
+from e2e_lan import Fail, Lines, check_exactly_once, pk_of  # noqa: E402
+
+PUB4 = "45.45.0."             # the public IPv4 /24 (not a reserved range: see natlab)
+PUB6 = "2001:db8:45::"        # the public IPv6 /64
+SRV4, SRV6 = PUB4 + "2", PUB6 + "2"
+PORT = 7787
+PATHS = ("lan", "direct", "relay")
+
+
+class Client(Lines):
+    """A headless tincan with its own home directory, debug log (-vv) on stderr."""
+
+    def __init__(self, lab, host, name, binary, home, label=None):
+        os.makedirs(home, exist_ok=True)
+        argv = [binary, "--headless", "--home", home, "--nick", name, "-vv"]
+        self.t_spawn = time.monotonic()
+        super().__init__(lab.spawn(host, argv, name=label or name), label or name)
+        self.name = name
+        self.home = home
+        self.host = host
+        self.handle = None
+        self.id = self.wait(lambda s: s.ev["ready"] and s.ev["ready"][0][0], 15,
+                            f"{self.label}: ready")
+        pk_of(self.id)
+
+    def send(self, *lines):
+        data = "".join(line + "\n" for line in lines).encode()
+        self.proc.popen.stdin.write(data)
+        self.proc.popen.stdin.flush()
+
+    def expect(self, word, pred, timeout, what):
+        """The first event `word` whose fields satisfy pred, waiting up to timeout."""
+        return self.wait(lambda s: next((f for f in s.ev[word] if pred(f)), None), timeout,
+                         f"{self.label}: {what}")
+
+    def path_events(self, other):
+        """(word, path, seconds since spawn) of every online/path line about contact other,
+        in order; the reader thread stamps nothing, so the time is when we looked."""
+        with self.proc._cond:
+            lines = list(self.proc.lines)
+        out = []
+        for line in lines:
+            f = line.split(" ")
+            if len(f) >= 3 and f[0] in ("online", "path") and f[1] == other.id:
+                out.append((f[0], f[2]))
+            elif len(f) >= 2 and f[0] == "offline" and f[1] == other.id:
+                out.append(("offline", "-"))
+        return out
+
+    def path_of(self, other):
+        """The path of the last online/path event about other (None before any)."""
+        ev = [e for e in self.path_events(other) if e[0] != "offline"]
+        return ev[-1][1] if ev else None
+
+    def infos(self):
+        return [" ".join(f) for f in self.events("info")]
+
+    def info_of(self, other, timeout=10):
+        """The address field of /info about other ("-" or ip:port / [ipv6]:port)."""
+        n = len(self.events("info"))
+        self.send(f"/info {other.id}")
+        line = self.wait(lambda s: next((" ".join(f) for f in s.ev["info"][n:]
+                                         if other.id in " ".join(f) and " address " in
+                                         " ".join(f)), None), timeout,
+                         f"{self.label}: /info {other.name}")
+        m = re.search(r" address (\S+)", line)
+        return m.group(1) if m else None
+
+    def alive(self):
+        return self.proc.popen.poll() is None
+
+    def shown(self, sender, word):
+        """(msgid, text) of the messages from sender whose text starts with word + space."""
+        return self.msgs[sender, word]
+
+    def n_delivered(self, peer):
+        return len(self.delivered[peer])
+
+    def quit(self, timeout=15):
+        self.send("/quit")
+        self.proc.close_stdin()
+        try:
+            rc = self.proc.wait(timeout)
+        except Exception:
+            raise Fail(f"{self.label}: did not exit within {timeout} s of /quit")
+        if rc != 0:
+            raise Fail(f"{self.label}: exit status {rc} after /quit\n{self.proc.tail()}")
+
+    def stderr(self):
+        with open(self.proc.err_path, errors="replace") as f:
+            return f.read()
+
+    def sanitizer_report(self):
+        err = self.stderr()
+        return "Sanitizer" in err or "runtime error" in err
+
+
+Home = collections.namedtuple("Home", "router switch index")
+
+
+class World:
+    """The public switch with one tincand (IPv4 and IPv6), and whatever hangs off it."""
+
+    def __init__(self, lab, tincan, tincand, tmp):
+        self.lab = lab
+        self.tincan = tincan
+        self.tincand = tincand
+        self.tmp = tmp
+        self.n_homes = 0
+        self.n_public = 0
+        self.rules = {}                 # router name -> {"loss": pct, "block": set of addrs}
+        self.pub = lab.switch("pub")
+        # No broadcast or multicast datagrams between public hosts, as on the internet: LAN
+        # beacons stay inside the homes (ARP and neighbour discovery still pass).
+        lab.run(self.pub, ["nft", "-f", "-"], input=(
+            "table bridge pathlab {\n chain forward {\n"
+            "  type filter hook forward priority -10; policy accept;\n"
+            "  meta pkttype { broadcast, multicast } meta l4proto udp drop\n }\n}\n"))
+        self.srv = lab.host("srv")
+        lab.link(self.srv, self.pub, addr4=f"{SRV4}/24", addr6=f"{SRV6}/64")
+        self.state = os.path.join(tmp, "tincand")
+        os.makedirs(self.state)
+        r = lab.run(self.srv, [tincand, "-s", self.state, "--init"])
+        m = re.search(r"^id (tc\S+)$", r.stdout, re.M)
+        if not m:
+            raise Fail(f"tincand --init printed no id: {r.stdout!r}")
+        self.server_id = m.group(1)
+        self.tincand_proc = lab.spawn(self.srv, [tincand, "-d", "-v", "-s", self.state,
+                                                 "-l", f"{SRV4}:{PORT}", "-l", f"[{SRV6}]:{PORT}"],
+                                      name="tincand")
+        self._wait_listening()
+
+    def _wait_listening(self, timeout=30):
+        """Until tincand listens on UDP and TCP on both addresses (slow under sanitizers)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.tincand_proc.popen.poll() is not None:
+                raise Fail(f"tincand exited {self.tincand_proc.popen.poll()}\n"
+                           f"{self.tincand_proc.tail()}")
+            out = (self.lab.run(self.srv, ["ss", "-Hlnu"]).stdout +
+                   self.lab.run(self.srv, ["ss", "-Hlnt"]).stdout)
+            if out.count(f":{PORT} ") >= 4:
+                return
+            if time.monotonic() > deadline:
+                raise Fail(f"tincand does not listen within {timeout} s\n{out}")
+            time.sleep(0.05)
+
+    def tincand_stderr(self):
+        with open(self.tincand_proc.err_path, errors="replace") as f:
+            return f.read()
+
+    # --- topology ---
+
+    def home(self, kind, upnp=False, stalled=False):
+        """A home network: a router of natlab kind ("eim", "edm", "block_udp") with WAN
+        45.45.0.(10+i) and LAN 192.168.i.1/24 on a switch of its own; upnp=True runs the
+        real miniupnpd on it, stalled=True makes it drop everything addressed to itself."""
+        self.n_homes += 1
+        i = self.n_homes
+        sw = self.lab.switch(f"h{i}")
+        r = natlab.nat_router(self.lab, f"r{i}", self.pub, f"{PUB4}{10 + i}/24", sw,
+                              f"192.168.{i}.1/24", kind)
+        r.hosts = 0
+        self.rules[r.name] = {"loss": 0, "block": set()}
+        self._wan_firewall(r)
+        if upnp:
+            natlab.miniupnpd(self.lab, r)
+        if stalled:
+            natlab.drop_input(self.lab, r)
+        return Home(r, sw, i)
+
+    def _wan_firewall(self, r):
+        """Drop unsolicited UDP addressed to the router itself from the WAN, as a home
+        router's firewall does (OpenWrt's wan zone rejects input). Without it, a peer's
+        punching packet that arrives before our own first one is delivered to the router's
+        input, and its conntrack entry takes the 4-tuple that our outbound packet needs: the
+        NAT then gives our socket another port towards that peer (no longer endpoint-
+        independent), and the peer's router drops what comes from it."""
+        self.lab.run(r, ["nft", "-f", "-"], input=(
+            "table inet pathlab_in {\n chain input {\n"
+            "  type filter hook input priority 0; policy accept;\n"
+            f'  iifname "{natlab.WAN_IF}" meta l4proto udp ct state new drop\n }}\n}}\n'))
+
+    def lan_host(self, home, name):
+        home.router.hosts += 1
+        return natlab.lan_host(self.lab, name, home.switch,
+                               f"192.168.{home.index}.{10 + home.router.hosts}/24", home.router)
+
+    def public_host(self, name, v4=True, v6=True):
+        """A host on the public switch: 45.45.0.(100+i) and/or 2001:db8:45::(100+i)."""
+        self.n_public += 1
+        i = self.n_public
+        h = self.lab.host(name)
+        self.lab.link(h, self.pub, addr4=f"{PUB4}{100 + i}/24" if v4 else None,
+                      addr6=f"{PUB6}{100 + i:x}/64" if v6 else None)
+        return h
+
+    def client(self, host, name, run=0):
+        label = name if run == 0 else f"{name}.{run + 1}"
+        return Client(self.lab, host, name, self.tincan, os.path.join(self.tmp, name), label)
+
+    # --- the routers' WAN side: loss and blocks, in a table of their own ---
+
+    def wan(self, router, loss=None, block=None, unblock=None):
+        """Drop loss percent of what the router forwards through its WAN interface (both
+        ways; its own traffic is untouched); block/unblock: drop or pass again what it
+        forwards to that address (another router's WAN address)."""
+        st = self.rules[router.name]
+        if loss is not None:
+            st["loss"] = loss
+        if block:
+            st["block"].add(block)
+        if unblock:
+            st["block"].discard(unblock)
+        w = natlab.WAN_IF
+        rules = [f"  ip daddr {a} drop\n" for a in sorted(st["block"])]
+        if st["loss"]:
+            pct = st["loss"]
+            rules += [f'  iifname "{w}" numgen random mod 1000 < {round(pct * 10)} counter drop\n',
+                      f'  oifname "{w}" numgen random mod 1000 < {round(pct * 10)} counter drop\n']
+        script = "table inet pathlab\ndelete table inet pathlab\n"
+        if rules:
+            script += ("table inet pathlab {\n chain forward {\n"
+                       "  type filter hook forward priority -10; policy accept;\n" +
+                       "".join(rules) + " }\n}\n")
+        self.lab.run(router, ["nft", "-f", "-"], input=script)
+
+    def wan_dropped(self, router):
+        """Packets the loss rules of the router have dropped since they were last set."""
+        r = self.lab.run(router, ["nft", "list", "table", "inet", "pathlab"], check=False)
+        return sum(int(n) for n in re.findall(r"counter packets (\d+)", r.stdout))
+
+    def block_pair(self, r1, r2, on=True):
+        """Blackhole everything between two routers' WAN addresses (tincand still passes)."""
+        if on:
+            self.wan(r1, block=r2.wan)
+            self.wan(r2, block=r1.wan)
+        else:
+            self.wan(r1, unblock=r2.wan)
+            self.wan(r2, unblock=r1.wan)
+
+    # --- rendezvous steps ---
+
+    def register(self, c, server=SRV4, timeout=30):
+        """c claims its name on the tincand at server (an IPv4 or IPv6 literal) and logs in."""
+        host = f"[{server}]" if ":" in server else server
+        c.handle = f"{c.name}@{host}"
+        c.send(f"/register {c.handle} {self.server_id}")
+        c.expect("registered", lambda f: f[0].lower() == c.handle.lower(), timeout,
+                 f"registered {c.handle}")
+        c.expect("login", lambda f: True, timeout, "login")
+
+    def befriend(self, a, b, timeout=45):
+        """a adds b by its handle, b accepts; both see the other online. Returns the paths of
+        the online events (a's view of b, b's view of a)."""
+        a.send(f"/add {b.handle} hello from {a.name}")
+        a.expect("added", lambda f: f[0] == b.id, 30, f"added {b.name}")
+        b.expect("request", lambda f: f[0] == a.id, 30, f"request from {a.name}")
+        b.send(f"/accept {a.id}")
+        fa = a.expect("online", lambda f: f[0] == b.id, timeout, f"online {b.name}")
+        fb = b.expect("online", lambda f: f[0] == a.id, timeout, f"online {a.name}")
+        return fa[1], fb[1]
+
+
+class Feeder:
+    """Writes /msg lines to a client from a thread, all at once or `rate` per second."""
+
+    def __init__(self, client, other, word, first, last, rate=None):
+        self.error = None
+        self.lines = [f"/msg {other.id} {word} {k}" for k in range(first, last + 1)]
+        self.client = client
+        self.rate = rate
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        try:
+            if not self.rate:
+                self.client.send(*self.lines)
+                return
+            t0 = time.monotonic()
+            for k, line in enumerate(self.lines):
+                delay = t0 + k / self.rate - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                self.client.send(line)
+        except OSError as e:
+            self.error = e
+
+    def join(self, timeout):
+        self.thread.join(timeout)
+        if self.thread.is_alive():
+            raise Fail(f"{self.client.label}: writing commands did not finish")
+        if self.error:
+            raise Fail(f"{self.client.label}: writing commands: {self.error}")
+
+
+def stream_start(a, b, word, n, rate=None):
+    """Both send n messages "<word>a k" / "<word>b k" at once. Returns the feeders."""
+    return [Feeder(a, b, word + "a", 1, n, rate), Feeder(b, a, word + "b", 1, n, rate)]
+
+
+def shown(receiver, sender, word):
+    return len(receiver.sync().shown(sender.id, word))
+
+
+def stream_finish(a, b, word, n, feeders, budget):
+    """Wait until every message of the stream is shown and delivered (bounded), then check
+    each arrived exactly once, in order, with one delivered each."""
+    deadline = time.monotonic() + budget
+    for me, other, w in ((a, b, word + "a"), (b, a, word + "b")):
+        other.wait(lambda s: len(s.shown(me.id, w)) >= n, max(1, deadline - time.monotonic()),
+                   f"{other.label}: {n} messages from {me.name}",
+                   lambda s: f"has {len(s.shown(me.id, w))}")
+        ids = [m for m, _ in other.sync().shown(me.id, w)]
+        me.wait(lambda s: all(s.delivered[other.id][m] for m in ids),
+                max(1, deadline - time.monotonic()), f"{me.label}: {n} delivered",
+                lambda s: f"has {sum(1 for m in ids if s.delivered[other.id][m])}")
+    for f in feeders:
+        f.join(10)
+    for me, other, w in ((a, b, word + "a"), (b, a, word + "b")):
+        check_exactly_once(me, [other], w, n, f"{me.name} -> {other.name}")
+
+
+if __name__ == "__main__":
+    sys.exit("pathlab.py: a helper of e2e_nat.py; import it")
