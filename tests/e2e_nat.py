@@ -71,6 +71,7 @@ def pair(w, args, a, b, allowed, routers=(), switch_hosts=(), a_srv=pathlab.SRV4
         pathlab.stream_finish(a, b, "s", args.count, feeders, 30 + args.count * 0.12)
         # the loss was real: each router dropped packets of the stream
         for r in routers:
+            a.dropped = getattr(a, "dropped", 0) + w.wan_dropped(r)
             if args.loss and args.count >= 50 and not lan and not w.wan_dropped(r):
                 raise Fail(f"{r.name}: the loss rules dropped nothing during the stream")
     finally:
@@ -242,9 +243,9 @@ def sc_stalled(w, args, cl):
     w.register(n)
     ref = first_chat(w, w.lan_host(hr, "sr"), "sr", n, cl)
     st = first_chat(w, w.lan_host(hs, "ss"), "ss", n, cl)
-    detail = (f"stalled: login {st[0]:.1f} s, online {st[1]:.1f} s, first message "
-              f"delivered {st[2]:.2f} s ({st[3]}); normal: login {ref[0]:.1f} s, online "
-              f"{ref[1]:.1f} s, delivered {ref[2]:.2f} s ({ref[3]})")
+    detail = (f"stalled: login {st[0]:.2f} s, online {st[1]:.2f} s, first message "
+              f"delivered {st[2]:.3f} s ({st[3]}); normal: login {ref[0]:.2f} s, online "
+              f"{ref[1]:.2f} s, delivered {ref[2]:.3f} s ({ref[3]})")
     if st[2] > 5:
         raise Fail(f"the first message took {st[2]:.1f} s to be delivered; {detail}")
     if st[1] > ref[1] + 3:
@@ -309,6 +310,9 @@ def run_one(w, args, name, fn):
     secs = time.monotonic() - t
     streamed = any(getattr(c, "streamed", False) for c in cl)
     n = f"{args.count}/{args.count}" if ok and streamed else "-"
+    dropped = sum(getattr(c, "dropped", 0) for c in cl)
+    if ok and dropped:
+        detail = f"{dropped} packets dropped on the WAN sides" + (f"; {detail}" if detail else "")
     head = f"{name:12} {'pass' if ok else 'FAIL':4} path {path:14} each way {n:9} {secs:5.1f} s"
     print(head + ("  " + detail.splitlines()[0] if ok and detail else ""), flush=True)
     if not ok:
