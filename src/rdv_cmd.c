@@ -143,13 +143,13 @@ void rdv_on_down(struct rdv_srv *s)
 
 /* --- what the servers push --- */
 
-static void connect_peer(struct rdv *r, struct rdv_peer *p)
+int rdv_candidates(struct rdv *r, const struct contact *c, struct sockaddr_storage *ss, socklen_t *len, int max)
 {
 	struct engine *e = r->e;
-	struct sockaddr_storage ss[RDV_ADDR_MAX], tmp;
-	socklen_t len[RDV_ADDR_MAX];
+	struct rdv_peer *p = rdv_peer_get(r, (struct contact *)c, 0);
+	struct sockaddr_storage tmp;
 	int n = 0;
-	for (int i = 0; i < p->ncand; i++) {
+	for (int i = 0; p && i < p->ncand && n < max; i++) {
 		socklen_t l = rdv_addr_to_sa(&p->cand[i], &tmp);
 		if (!l || (tmp.ss_family == AF_INET6 && e->family != AF_INET6))
 			continue;
@@ -160,8 +160,24 @@ static void connect_peer(struct rdv *r, struct rdv_peer *p)
 		if (!dup)
 			n++;
 	}
-	if (n && !session_up(p->c))
-		session_connect_multi(p->c, ss, len, n);
+	return n;
+}
+
+struct rdv_srv *rdv_relay_srv(struct rdv *r, const struct contact *c)
+{
+	struct rdv_peer *p = r ? rdv_peer_get(r, (struct contact *)c, 0) : NULL;
+	if (!p || p->state != PEER_CONTACT || !p->srv || p->srv != r->home || !srv_up(p->srv) ||
+	    !p->srv->logged_in || p->presence < RDV_ONLINE || p->presence == RDV_INVISIBLE)
+		return NULL;
+	return p->srv;
+}
+
+static void connect_peer(struct rdv *r, struct rdv_peer *p)
+{
+	struct sockaddr_storage ss[RDV_ADDR_MAX];
+	socklen_t len[RDV_ADDR_MAX];
+	int n = rdv_candidates(r, p->c, ss, len, RDV_ADDR_MAX);
+	session_connect_multi(p->c, ss, len, n);
 }
 
 static void on_presence(struct rdv_srv *s, const struct rdv_msg *m)
