@@ -180,6 +180,15 @@ static void connect_peer(struct rdv *r, struct rdv_peer *p)
 	session_connect_multi(p->c, ss, len, n);
 }
 
+/* 0 a private IPv4 or unique-local IPv6 address, 1 other IPv6, 2 anything else. */
+static int cand_rank(const struct rdv_addr *a)
+{
+	const uint8_t *ip = a->ip;
+	if (a->family == 4)
+		return ip[0] == 10 || (ip[0] == 172 && (ip[1] & 0xf0) == 16) || (ip[0] == 192 && ip[1] == 168) ? 0 : 2;
+	return (ip[0] & 0xfe) == 0xfc ? 0 : 1;
+}
+
 static void on_presence(struct rdv_srv *s, const struct rdv_msg *m)
 {
 	struct rdv *r = s->r;
@@ -195,9 +204,12 @@ static void on_presence(struct rdv_srv *s, const struct rdv_msg *m)
 		mail_kick(r, 0);
 		return;
 	}
-	/* Local addresses first (same network), then the one the server sees. */
-	for (int i = 1; i < m->naddr && p->ncand < RDV_ADDR_MAX; i++)
-		p->cand[p->ncand++] = m->addr[i];
+	/* In ICE's order: private (same network), IPv6, the rest of what the peer reported (its
+	 * router mapping first), then the address the server sees (server-reflexive). */
+	for (int rank = 0; rank < 3; rank++)
+		for (int i = 1; i < m->naddr && p->ncand < RDV_ADDR_MAX; i++)
+			if (cand_rank(&m->addr[i]) == rank)
+				p->cand[p->ncand++] = m->addr[i];
 	if (m->naddr)
 		p->cand[p->ncand++] = m->addr[0];
 	connect_peer(r, p);
