@@ -153,8 +153,7 @@ static int addr_key(const struct sockaddr_storage *ss, socklen_t len, uint8_t ip
 	return -1;
 }
 
-/* "lan" when the session runs to the address a LAN beacon came from, else "direct". */
-const char *contact_path(const struct contact *c)
+const struct peer *contact_lan_peer(const struct contact *c)
 {
 	uint8_t a[16], b[16];
 	uint16_t pa, pb;
@@ -163,9 +162,18 @@ const char *contact_path(const struct contact *c)
 		if (memcmp(p->pk, c->pk, 32) == 0)
 			return addr_key(&p->addr, p->addrlen, a, &pa) == 0 &&
 			       addr_key(&c->s.addr, c->s.addrlen, b, &pb) == 0 && pa == pb && memcmp(a, b, 16) == 0
-			       ? "lan" : "direct";
+			       ? p : NULL;
 	}
-	return "direct";
+	return NULL;
+}
+
+/* "relay" through the rendezvous; "lan" when the session runs to the address a LAN beacon
+ * came from; else "direct". */
+const char *contact_path(const struct contact *c)
+{
+	if (c->s.relay)
+		return "relay";
+	return contact_lan_peer(c) ? "lan" : "direct";
 }
 
 /* --- the log: history and outbox in one journal per contact --- */
@@ -451,6 +459,7 @@ struct contact *contact_new(struct engine *e, const uint8_t pk[32], const char *
 	c->s.hello_gen = 1;
 	timer_init(&c->t_hs, session_tick, c);
 	timer_init(&c->t_tick, session_tick, c);
+	timer_init(&c->t_path, path_tick, c);
 	typing_init(c);
 	if (contact_open_log(c) < 0) {
 		if (c->rel_ready)
@@ -492,8 +501,10 @@ static void contact_free(struct contact *c)
 	struct loop *l = c->e->loop;
 	timer_stop(l, &c->t_hs);
 	timer_stop(l, &c->t_tick);
+	timer_stop(l, &c->t_path);
 	typing_free(c);
 	session_drop(c);
+	free(c->s.frag);
 	if (c->rel_ready)
 		rel_free(&c->rel);
 	if (c->log)
@@ -1082,8 +1093,11 @@ static void on_beacon(void *arg, const struct lan_beacon *b, const struct sockad
 	struct contact *c = contact_find_pk(e, b->pk);
 	if (c && contact_is_friend(c) && !session_up(c))
 		session_connect(c, (struct sockaddr *)&p->addr, p->addrlen);
-	else if (c && contact_is_friend(c))
+	else if (c && contact_is_friend(c)) {
 		session_check_peer(c);
+		if (is_new || moved)
+			path_candidates_changed(c);	/* on the relay: try the LAN now */
+	}
 }
 
 /* After a start, ask the LAN again at 1, 2, 4 and 8 s while a contact has no session: one

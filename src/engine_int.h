@@ -19,7 +19,7 @@ enum {
 	ENGINE_MAX_PEERS = 256,
 	STATUS_TEXT_MAX = 200,
 	REQUEST_TEXT_MAX = 200,
-	KEEPALIVE_MS = 20000,		/* idle session: a PING this often (NAT bindings) */
+	KEEPALIVE_MS = 25000,		/* idle session off the LAN: a PING this often (NAT bindings) */
 	DEAD_MS = 50000,		/* nothing heard this long: the peer is offline */
 	HELLO_RESEND_MS = 400,
 	HS_RETRY_MIN_MS = 500,
@@ -30,6 +30,13 @@ enum {
 	TYPING_IDLE_MS = 5000,		/* typing -> paused after this long without a key */
 	TYPING_REFRESH_MS = 3000,	/* "typing" again this often while typing */
 	TYPING_EXPIRE_MS = 10000,	/* their "typing" without a refresh this long: paused */
+	/* paths (path.c) */
+	PATH_RELAY_AFTER_MS = 1000,	/* handshakes go through the relay too after this long */
+	PATH_FALLBACK_MS = 2500,	/* direct path owes an answer this long: relay */
+	PATH_PUNCH_FIRST_MS = 200,	/* on the relay: the first probe round after this */
+	PATH_PUNCH_MIN_MS = 1000,	/* then rounds at growing gaps, from this ... */
+	PATH_PUNCH_MAX_MS = 15000,	/* ... up to this */
+	PATH_PUNCH_DEFAULT_HALF_MS = 50,	/* half the relay round trip before one is measured */
 };
 
 /* Engine-only contact flag, kept in the contacts file with the others: another key claimed
@@ -56,8 +63,17 @@ struct session {
 	uint8_t cookie[16];
 	uint64_t cookie_ms;
 	uint8_t last_ts[NOISE_TS_LEN];	/* newest INIT timestamp accepted from the peer */
-	struct sockaddr_storage addr;
+	struct sockaddr_storage addr;	/* the direct address (the last one, while on the relay) */
 	socklen_t addrlen;
+	int relay;			/* the path is the rendezvous relay */
+	uint64_t direct_rx_ms, relay_rx_ms;	/* last authenticated packet each way */
+	uint64_t unanswered_ms;		/* direct: first packet since the last answer, 0 = none */
+	int ka_out;			/* a keepalive PING is unanswered */
+	uint64_t hs_first_ms;		/* first INIT of this attempt, 0 = none */
+	uint64_t punch_ms, punch_gap_ms;	/* on the relay: next probe round, back-off */
+	uint64_t probe_at_ms;		/* a coordinated probe due then, 0 = none */
+	uint16_t frag_id;
+	struct path_frag *frag;		/* a relayed packet in pieces (path.h) */
 	uint64_t last_rx_ms, last_tx_ms;
 	int up;				/* a keypair is confirmed */
 	/* HELLO exchange: our generation, and the last of theirs we saw / they saw of ours */
@@ -90,7 +106,7 @@ struct contact {
 	uint64_t last_out;		/* highest seq we ever queued */
 	unsigned since_check;		/* records since the last checkpoint */
 	struct session s;
-	struct timer t_hs, t_tick;
+	struct timer t_hs, t_tick, t_path;
 	/* typing notices (typing.c): ours as last sent, theirs as last shown */
 	uint8_t typing_out, typing_in;
 	uint64_t typing_key_ms, typing_sent_ms, typing_in_ms;
@@ -167,7 +183,9 @@ const char *status_word(enum status s);
 int contact_is_friend(const struct contact *c);
 /* Pin pk as a contact and ask it (the end of /add): EV_ADDED; NULL with EV_ERROR. */
 struct contact *engine_pin_contact(struct engine *e, const uint8_t pk[32], const char *name, const char *text);
-const char *contact_path(const struct contact *c);	/* "lan" or "direct" */
+const char *contact_path(const struct contact *c);	/* "lan", "direct" or "relay" */
+/* The LAN peer whose beacon address is c's direct address (c is on the LAN path), or NULL. */
+const struct peer *contact_lan_peer(const struct contact *c);
 /* A contact by full ID, unique ID prefix (6+) or name; NULL (and an error unless quiet). */
 struct contact *contact_lookup(struct engine *e, const char *who, int quiet);
 /* Another key claims c's name (a LAN beacon; a rendezvous that resolves c's handle to a new
@@ -200,6 +218,24 @@ void session_hello_changed(struct contact *c);	/* our flags/status changed: tell
 void session_bye(struct contact *c);
 void session_drop(struct contact *c);		/* forget keys; the peer is gone */
 void session_tick(struct loop *l, void *arg);
+/* A packet from the peer: src NULL = relayed from the peer key relay_pk. */
+void session_packet(struct engine *e, const uint8_t *pkt, size_t n, const struct sockaddr *src, socklen_t srclen,
+		    const uint8_t *relay_pk);
+/* An encrypted PING to each address (path probes); answers come back as ACKs. */
+void session_probe(struct contact *c, const struct sockaddr_storage *ss, const socklen_t *len, int n);
+
+/* path.c */
+struct path_frag;
+void path_send_relay(struct contact *c, const uint8_t *pkt, size_t len);
+int path_relay_ok(const struct contact *c);
+void path_relay_input(struct engine *e, const uint8_t pk[32], const uint8_t *pkt, size_t len);
+/* The path is now src (direct) or, with src NULL, the relay: EV_PATH if the word changed. */
+void path_set(struct contact *c, const struct sockaddr *src, socklen_t srclen);
+void path_heard(struct contact *c, const struct sockaddr *src, socklen_t srclen);
+void path_on_punch(struct contact *c);
+void path_tick(struct loop *l, void *arg);
+void path_arm(struct contact *c);
+void path_candidates_changed(struct contact *c);
 void session_frame(void *arg, int type, const uint8_t *body, size_t len);
 int session_up(const struct contact *c);
 void addr_format(const struct sockaddr *sa, socklen_t len, char *out, size_t cap);

@@ -10,6 +10,7 @@
 struct engine;
 struct contact;
 struct rdv;
+struct rdv_srv;
 
 /* Loads the home directory's rendezvous files (home, servers, handles, prekeys) and, with a
  * home, starts logging in to it. conf_home (tincan.conf's rendezvous key; NULL or "" = none)
@@ -39,5 +40,14 @@ void rdv_contact_gone(struct rdv *r, struct contact *c);
 /* For /info and /contacts: c's handle ("" when none); the home handle ("" when none). */
 const char *rdv_contact_handle(struct rdv *r, const struct contact *c);
 const char *rdv_home(struct rdv *r);
+
+/* The relay (path.c). The server through which c can be reached when no direct path works:
+ * our home, where c is registered too, with both sessions up and c present; else NULL. */
+struct rdv_srv *rdv_relay_srv(struct rdv *r, const struct contact *c);
+/* One peer packet (1..RDV_RELAY_MAX bytes) to pk through s, outside rel: 0, or -1 if the
+ * session with s is not up. Relayed packets come back through path_relay_input. */
+int rdv_relay_send(struct rdv_srv *s, const uint8_t pk[32], const uint8_t *pkt, size_t len);
+/* c's candidate addresses from its last presence (in the engine socket's family); count. */
+int rdv_candidates(struct rdv *r, const struct contact *c, struct sockaddr_storage *ss, socklen_t *len, int max);
 
 #endif

@@ -143,13 +143,13 @@ void rdv_on_down(struct rdv_srv *s)
 
 /* --- what the servers push --- */
 
-static void connect_peer(struct rdv *r, struct rdv_peer *p)
+int rdv_candidates(struct rdv *r, const struct contact *c, struct sockaddr_storage *ss, socklen_t *len, int max)
 {
 	struct engine *e = r->e;
-	struct sockaddr_storage ss[RDV_ADDR_MAX], tmp;
-	socklen_t len[RDV_ADDR_MAX];
+	struct rdv_peer *p = rdv_peer_get(r, (struct contact *)c, 0);
+	struct sockaddr_storage tmp;
 	int n = 0;
-	for (int i = 0; i < p->ncand; i++) {
+	for (int i = 0; p && i < p->ncand && n < max; i++) {
 		socklen_t l = rdv_addr_to_sa(&p->cand[i], &tmp);
 		if (!l || (tmp.ss_family == AF_INET6 && e->family != AF_INET6))
 			continue;
@@ -160,8 +160,33 @@ static void connect_peer(struct rdv *r, struct rdv_peer *p)
 		if (!dup)
 			n++;
 	}
-	if (n && !session_up(p->c))
-		session_connect_multi(p->c, ss, len, n);
+	return n;
+}
+
+struct rdv_srv *rdv_relay_srv(struct rdv *r, const struct contact *c)
+{
+	struct rdv_peer *p = r ? rdv_peer_get(r, (struct contact *)c, 0) : NULL;
+	if (!p || p->state != PEER_CONTACT || !p->srv || p->srv != r->home || !srv_up(p->srv) ||
+	    !p->srv->logged_in || p->presence < RDV_ONLINE || p->presence == RDV_INVISIBLE)
+		return NULL;
+	return p->srv;
+}
+
+static void connect_peer(struct rdv *r, struct rdv_peer *p)
+{
+	struct sockaddr_storage ss[RDV_ADDR_MAX];
+	socklen_t len[RDV_ADDR_MAX];
+	int n = rdv_candidates(r, p->c, ss, len, RDV_ADDR_MAX);
+	session_connect_multi(p->c, ss, len, n);
+}
+
+/* 0 a private IPv4 or unique-local IPv6 address, 1 other IPv6, 2 anything else. */
+static int cand_rank(const struct rdv_addr *a)
+{
+	const uint8_t *ip = a->ip;
+	if (a->family == 4)
+		return ip[0] == 10 || (ip[0] == 172 && (ip[1] & 0xf0) == 16) || (ip[0] == 192 && ip[1] == 168) ? 0 : 2;
+	return (ip[0] & 0xfe) == 0xfc ? 0 : 1;
 }
 
 static void on_presence(struct rdv_srv *s, const struct rdv_msg *m)
@@ -179,9 +204,12 @@ static void on_presence(struct rdv_srv *s, const struct rdv_msg *m)
 		mail_kick(r, 0);
 		return;
 	}
-	/* Local addresses first (same network), then the one the server sees. */
-	for (int i = 1; i < m->naddr && p->ncand < RDV_ADDR_MAX; i++)
-		p->cand[p->ncand++] = m->addr[i];
+	/* In ICE's order: private (same network), IPv6, the rest of what the peer reported (its
+	 * router mapping first), then the address the server sees (server-reflexive). */
+	for (int rank = 0; rank < 3; rank++)
+		for (int i = 1; i < m->naddr && p->ncand < RDV_ADDR_MAX; i++)
+			if (cand_rank(&m->addr[i]) == rank)
+				p->cand[p->ncand++] = m->addr[i];
 	if (m->naddr)
 		p->cand[p->ncand++] = m->addr[0];
 	connect_peer(r, p);

@@ -484,6 +484,11 @@ static int on_data(struct rdv *r, const uint8_t *pkt, size_t n)
 		if (rel_input(&s->rel, pt, (size_t)len, mono_us()) < 0)
 			log_debug("rendezvous %s: malformed frames", s->label);
 		rel_synced(&s->rel, s->rel.rx_stored);	/* nothing of the server's is kept on disk */
+		if (r->relay_len) {	/* handled here, outside rel_input: it may call back into rdv */
+			size_t rl = r->relay_len;
+			r->relay_len = 0;
+			path_relay_input(r->e, r->relay_from, r->relay_pkt, rl);
+		}
 		if (s->bye) {
 			s->bye = 0;
 			srv_down(s, "the server said goodbye");
@@ -566,8 +571,30 @@ static void srv_deliver(void *arg, uint64_t seq, uint64_t ts, const char *text, 
 static void srv_frame(void *arg, int type, const uint8_t *body, size_t len)
 {
 	struct rdv_srv *s = arg;
-	if (type == FR_BYE)
+	struct rdv *r = s->r;
+	if (type == FR_BYE) {
 		s->bye = 1;	/* acted on after rel_input returns */
+	} else if (type == FR_RELAY && len > 32 && len - 32 <= RDV_RELAY_MAX && !r->relay_len) {
+		memcpy(r->relay_from, body, 32);	/* the server forwards one per packet */
+		memcpy(r->relay_pkt, body + 32, len - 32);
+		r->relay_len = len - 32;
+	}
+}
+
+int rdv_relay_send(struct rdv_srv *s, const uint8_t pk[32], const uint8_t *pkt, size_t len)
+{
+	uint8_t pt[3 + 32 + RDV_RELAY_MAX], body[32 + RDV_RELAY_MAX];
+	uint8_t out[sizeof(pt) + NOISE_DATA_OVERHEAD];
+	if (s->phase != SRV_UP || !s->kp || !len || len > RDV_RELAY_MAX)
+		return -1;
+	memcpy(body, pk, 32);
+	memcpy(body + 32, pkt, len);
+	size_t n = frame_put(pt, sizeof(pt), 0, FR_RELAY, body, 32 + len);
+	int m = n ? noise_encrypt(s->kp, pt, n, out, sizeof(out)) : -1;
+	if (m < 0)
+		return -1;
+	send_raw(s, out, (size_t)m);
+	return 0;
 }
 
 static const struct rel_ops srv_rel_ops = {

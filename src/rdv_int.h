@@ -137,6 +137,9 @@ struct rdv {
 	uint64_t maint_ms;
 	struct timer t_mail;
 	struct rdv_msg msg;		/* decode scratch */
+	uint8_t relay_from[32];		/* a relayed peer packet, taken out of rel_input */
+	uint8_t relay_pkt[RDV_RELAY_MAX];
+	size_t relay_len;
 };
 
 /* rdv.c */

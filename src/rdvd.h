@@ -8,6 +8,7 @@
 
 #include "accounts.h"
 #include "crypto.h"
+#include "rdvmsg.h"
 
 /*
  * The core is driven from outside (tincand.c, or a test): every datagram (or TCP packet) goes
@@ -38,7 +39,7 @@ enum {
 	RDVD_HS_TIMEOUT_MS = 15000,	/* a handshake with no DATA after it is forgotten */
 	RDVD_TICK_MS = 20,		/* retransmission granularity */
 	RDVD_SWEEP_MS = 1000,		/* dead sessions are looked for this often */
-	RDVD_RELAY_MAX = 1400,		/* bytes of peer packet in one FR_RELAY frame */
+	RDVD_RELAY_MAX = RDV_RELAY_MAX,		/* bytes of peer packet in one FR_RELAY frame */
 	RDVD_RELAY_MIN_BURST = RDVD_RELAY_MAX,	/* a smaller relay_burst passes no full packet */
 };
 

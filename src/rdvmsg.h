@@ -103,6 +103,7 @@ enum {
 	RDV_ADDR_MAX = RDV_LOCAL_ADDR_MAX + 1,	/* in PRESENCE: the observed one first */
 	RDV_OPK_MSG_MAX = 100,		/* one-time prekeys in one PREKEYS message */
 	RDV_OPK_STORE_MAX = 100,	/* kept per user by the server */
+	RDV_RELAY_MAX = 1400,		/* bytes of peer packet in one FR_RELAY frame (rel.h) */
 	/* Largest sealed blob: MAIL (1 + 8 + 32 + 2 + sealed) stays within RDV_MSG_MAX. */
 	RDV_SEALED_MAX = 3952,
 	RDV_BUNDLE_LEN = 4 + 32 + 64 + 4 + 32,

@@ -121,6 +121,24 @@ void rel_session_reset(struct rel *r)
 	r->want_ping = r->cnt > 0;
 }
 
+void rel_path_change(struct rel *r)
+{
+	for (size_t i = 0; i < r->cnt; i++) {
+		uint64_t seq = r->durable + 1 + i;
+		struct rel_out *m = out_at(r, i);
+		if (seq > r->acked && seq < r->snd_nxt && !m->sacked) {
+			m->sent_us = 0;
+			m->tries = 0;
+		}
+	}
+	r->srtt_us = 0;
+	r->rttvar_us = 0;
+	r->rto_us = REL_INIT_RTO_US;
+	r->rtx_due_us = 0;
+	r->ack_needed = 1;
+	r->want_ping = r->cnt > 0;
+}
+
 void rel_ask_ack(struct rel *r)
 {
 	r->want_ping = 1;

@@ -32,6 +32,7 @@ enum frame_type {
 	FR_TYPING = 9,		/* reserved: typing notices */
 	FR_RELAY = 10,		/* rendezvous relay, outside rel (unreliable): pk 32 | peer packet;
 			 * client->server: target pk, server->client: source pk (rdvd_relay.c) */
+	FR_PUNCH = 11,		/* engine, outside rel: probe the direct path now (path.c) */
 };
 
 struct rel_out {
@@ -95,6 +96,9 @@ uint64_t rel_next_seq(const struct rel *r);
 size_t rel_pending(const struct rel *r);	/* not yet durable at the peer */
 /* A new session: resend everything the peer has not acknowledged as stored. */
 void rel_session_reset(struct rel *r);
+/* The same session moved to another path: resend now what is in flight and not known to be
+ * stored or buffered, and measure the round trip afresh. */
+void rel_path_change(struct rel *r);
 /* Feed a decrypted packet. Returns -1 for a malformed packet (nothing is applied after the
  * first bad frame; frames before it are). */
 int rel_input(struct rel *r, const uint8_t *pkt, size_t len, uint64_t now_us);

@@ -134,14 +134,31 @@ int session_up(const struct contact *c)
 	return c->s.up && c->s.cur;
 }
 
+/* One packet on the contact's path. */
 static void send_raw(struct contact *c, const uint8_t *pkt, size_t len)
 {
 	struct engine *e = c->e;
-	if (!c->s.addrlen)
-		return;
-	if (sendto(e->fd, pkt, len, 0, (struct sockaddr *)&c->s.addr, c->s.addrlen) < 0)
+	uint64_t now = mono_ms();
+	if (c->s.relay) {
+		path_send_relay(c, pkt, len);
+	} else {
+		if (!c->s.addrlen)
+			return;
+		if (sendto(e->fd, pkt, len, 0, (struct sockaddr *)&c->s.addr, c->s.addrlen) < 0)
+			log_debug("%s: send: %s", c->id, strerror(errno));
+		if (!c->s.unanswered_ms)
+			c->s.unanswered_ms = now;
+	}
+	c->s.last_tx_ms = now;
+}
+
+/* An answer to where the question came from (src NULL: the relay). */
+static void send_back(struct contact *c, const uint8_t *pkt, size_t len, const struct sockaddr *src, socklen_t srclen)
+{
+	if (!src)
+		path_send_relay(c, pkt, len);
+	else if (sendto(c->e->fd, pkt, len, 0, src, srclen) < 0)
 		log_debug("%s: send: %s", c->id, strerror(errno));
-	c->s.last_tx_ms = mono_ms();
 }
 
 /* Encrypt a plaintext of frames with the current keypair and send it. */
@@ -195,10 +212,22 @@ static void send_init(struct contact *c)
 		log_warn("%s: cannot make a handshake for this key", c->id);
 		return;
 	}
-	send_raw(c, c->s.init_pkt, NOISE_INIT_LEN);
-	for (int i = 0; i < c->s.ncand; i++)	/* the same INIT to every other candidate */
+	if (!c->s.hs_first_ms)
+		c->s.hs_first_ms = now;
+	/* The same INIT to the direct address, every candidate, and, when they have had their
+	 * chance, through the relay: the first answer makes the path. */
+	if (c->s.addrlen && sendto(e->fd, c->s.init_pkt, NOISE_INIT_LEN, 0, (struct sockaddr *)&c->s.addr,
+				   c->s.addrlen) < 0)
+		log_debug("%s: send: %s", c->id, strerror(errno));
+	for (int i = 0; i < c->s.ncand; i++)
 		if (c->s.cand_len[i] != c->s.addrlen || memcmp(&c->s.cand[i], &c->s.addr, c->s.addrlen) != 0)
 			sendto(e->fd, c->s.init_pkt, NOISE_INIT_LEN, 0, (struct sockaddr *)&c->s.cand[i], c->s.cand_len[i]);
+	int direct = c->s.addrlen || c->s.ncand;
+	log_debug("%s: handshake to %d candidate%s%s", c->id, c->s.ncand, c->s.ncand == 1 ? "" : "s",
+		  path_relay_ok(c) ? ", relay ready" : "");
+	if ((!direct || c->s.relay || now - c->s.hs_first_ms >= PATH_RELAY_AFTER_MS) && path_relay_ok(c))
+		path_send_relay(c, c->s.init_pkt, NOISE_INIT_LEN);
+	c->s.last_tx_ms = now;
 	c->s.hs_sent_ms = now;
 	c->s.hs_retry_ms = c->s.hs_retry_ms ? c->s.hs_retry_ms * 2 : HS_RETRY_MIN_MS;
 	/* With messages waiting, keep trying every few seconds (a lossy link loses handshakes
@@ -206,7 +235,11 @@ static void send_init(struct contact *c)
 	uint64_t max = rel_pending(&c->rel) ? HS_RETRY_BUSY_MS : HS_RETRY_MAX_MS;
 	if (c->s.hs_retry_ms > max)
 		c->s.hs_retry_ms = max;
-	timer_in(e->loop, &c->t_hs, c->s.hs_retry_ms);
+	/* the relay joins PATH_RELAY_AFTER_MS after the first INIT, not a retry later */
+	uint64_t wait = c->s.hs_retry_ms, relay_at = c->s.hs_first_ms + PATH_RELAY_AFTER_MS;
+	if (direct && now < relay_at && relay_at - now < wait && path_relay_ok(c))
+		wait = c->s.hs_retry_ms = relay_at - now;
+	timer_in(e->loop, &c->t_hs, wait);
 }
 
 void session_connect(struct contact *c, const struct sockaddr *sa, socklen_t len)
@@ -215,7 +248,7 @@ void session_connect(struct contact *c, const struct sockaddr *sa, socklen_t len
 		return;
 	if (!session_up(c) && sa)
 		c->s.addrlen = addr_for_socket(c->e, sa, len, &c->s.addr);
-	if (!c->s.addrlen || session_up(c))
+	if ((!c->s.addrlen && !path_relay_ok(c)) || session_up(c))
 		return;
 	if (c->s.hs && mono_ms() - c->s.hs_sent_ms < HS_RETRY_MIN_MS)
 		return;
@@ -238,15 +271,23 @@ void session_check_peer(struct contact *c)
 
 void session_connect_multi(struct contact *c, const struct sockaddr_storage *ss, const socklen_t *len, int n)
 {
-	if (n <= 0 || session_up(c) || (c->flags & CONTACT_BLOCKED))
+	if (c->flags & CONTACT_BLOCKED)
 		return;
 	c->s.ncand = n < SESSION_MAX_CAND ? n : SESSION_MAX_CAND;
 	for (int i = 0; i < c->s.ncand; i++) {
 		c->s.cand[i] = ss[i];
 		c->s.cand_len[i] = len[i];
 	}
-	c->s.addr = ss[0];
-	c->s.addrlen = len[0];
+	if (session_up(c)) {
+		path_candidates_changed(c);
+		return;
+	}
+	if (n > 0) {
+		c->s.addr = ss[0];
+		c->s.addrlen = len[0];
+	} else if (!path_relay_ok(c)) {
+		return;
+	}
 	if (c->s.hs && mono_ms() - c->s.hs_sent_ms < HS_RETRY_MIN_MS)
 		return;
 	c->s.hs_retry_ms = 0;
@@ -264,9 +305,9 @@ static void session_established(struct contact *c)
 {
 	int was_up = c->s.up;
 	c->s.up = 1;
-	c->s.ncand = 0;
 	c->s.last_rx_ms = mono_ms();
 	c->s.hs_retry_ms = 0;
+	c->s.hs_first_ms = 0;
 	timer_stop(c->e->loop, &c->t_hs);
 	/* The peer may have restarted: resend what it has not stored, and our HELLO. */
 	rel_session_reset(&c->rel);
@@ -289,6 +330,10 @@ void session_drop(struct contact *c)
 	}
 	s->up = 0;
 	s->peer_hello = 0;
+	s->relay = 0;
+	s->ka_out = 0;
+	s->unanswered_ms = s->probe_at_ms = s->hs_first_ms = 0;
+	timer_stop(c->e->loop, &c->t_path);
 	c->peer_accepts = 0;
 	contact_set_online(c, 0);
 	if (c->e->rdv)
@@ -370,6 +415,8 @@ void session_frame(void *arg, int type, const uint8_t *body, size_t len)
 		session_drop(c);
 	} else if (type == FR_TYPING) {
 		typing_input(c, body, len);
+	} else if (type == FR_PUNCH) {
+		path_on_punch(c);
 	}
 }
 
@@ -408,7 +455,8 @@ static void evict_stranger(struct engine *e)
 	}
 }
 
-static void on_init(struct engine *e, const uint8_t *pkt, size_t n, const struct sockaddr *src, socklen_t srclen)
+static void on_init(struct engine *e, const uint8_t *pkt, size_t n, const struct sockaddr *src, socklen_t srclen,
+		    const uint8_t *relay_pk)
 {
 	if (!noise_mac1_ok(&e->me, pkt, n))
 		return;
@@ -418,6 +466,8 @@ static void on_init(struct engine *e, const uint8_t *pkt, size_t n, const struct
 		return;
 	if (noise_init_consume(hs, &e->me, pkt, n, pk, ts) < 0)
 		goto out;
+	if (relay_pk && sodium_memcmp(relay_pk, pk, 32) != 0)
+		goto out;	/* relayed as from another key */
 	struct contact *c = contact_find_pk(e, pk);
 	if (!c) {
 		if (count_strangers(e) >= MAX_STRANGERS)
@@ -440,19 +490,24 @@ static void on_init(struct engine *e, const uint8_t *pkt, size_t n, const struct
 	}
 	memcpy(c->s.last_ts, ts, sizeof(ts));
 	kp_replace(&c->s.next, kp);
-	c->s.addrlen = addr_for_socket(e, src, srclen, &c->s.addr);
-	send_raw(c, resp, sizeof(resp));
+	if (src && (!session_up(c) || !c->s.relay))
+		c->s.addrlen = addr_for_socket(e, src, srclen, &c->s.addr);
+	send_back(c, resp, sizeof(resp), src, srclen);
+	c->s.last_tx_ms = mono_ms();
 out:
 	noise_hs_free(hs);
 }
 
-static void on_resp(struct engine *e, const uint8_t *pkt, size_t n, const struct sockaddr *src, socklen_t srclen)
+static void on_resp(struct engine *e, const uint8_t *pkt, size_t n, const struct sockaddr *src, socklen_t srclen,
+		    const uint8_t *relay_pk)
 {
 	uint32_t idx = noise_pkt_receiver_idx(pkt, n);
 	for (size_t i = 0; i < e->ncontacts; i++) {
 		struct contact *c = e->contacts[i];
 		if (!c->s.hs || noise_hs_local_idx(c->s.hs) != idx)
 			continue;
+		if (relay_pk && sodium_memcmp(relay_pk, c->pk, 32) != 0)
+			return;
 		if (!noise_mac1_ok(&e->me, pkt, n))
 			return;
 		struct noise_keypair *kp = noise_kp_new();
@@ -466,7 +521,7 @@ static void on_resp(struct engine *e, const uint8_t *pkt, size_t n, const struct
 		c->s.hs = NULL;
 		kp_replace(&c->s.prev, c->s.cur);
 		c->s.cur = kp;
-		c->s.addrlen = addr_for_socket(e, src, srclen, &c->s.addr);
+		path_set(c, src, srclen);
 		session_established(c);
 		return;
 	}
@@ -485,12 +540,13 @@ static void on_cookie(struct engine *e, const uint8_t *pkt, size_t n)
 	}
 }
 
-static void on_data(struct engine *e, const uint8_t *pkt, size_t n, const struct sockaddr *src, socklen_t srclen)
+static void on_data(struct engine *e, const uint8_t *pkt, size_t n, const struct sockaddr *src, socklen_t srclen,
+		    const uint8_t *relay_pk)
 {
 	struct noise_keypair *kp;
 	struct contact *c = find_by_index(e, noise_pkt_receiver_idx(pkt, n), &kp);
 	uint8_t pt[REL_MAX_PKT + 64];
-	if (!c)
+	if (!c || (relay_pk && sodium_memcmp(relay_pk, c->pk, 32) != 0))
 		return;
 	int len = noise_decrypt(kp, pkt, n, pt, sizeof(pt));
 	if (len < 0)
@@ -499,14 +555,16 @@ static void on_data(struct engine *e, const uint8_t *pkt, size_t n, const struct
 		kp_replace(&c->s.prev, c->s.cur);
 		c->s.cur = kp;
 		c->s.next = NULL;
+		path_set(c, src, srclen);
 		session_established(c);
 	}
 	c->s.last_rx_ms = mono_ms();
-	struct sockaddr_storage a;
-	socklen_t al = addr_for_socket(e, src, srclen, &a);
-	if (al != c->s.addrlen || memcmp(&a, &c->s.addr, al) != 0) {
-		memcpy(&c->s.addr, &a, al);	/* the peer moved: follow it */
-		c->s.addrlen = al;
+	if (src) {
+		struct sockaddr_storage a;
+		socklen_t al = addr_for_socket(e, src, srclen, &a);
+		path_heard(c, (struct sockaddr *)&a, al);
+	} else {
+		path_heard(c, NULL, 0);
 	}
 	if (contact_is_friend(c)) {
 		if (rel_input(&c->rel, pt, (size_t)len, mono_us()) < 0)
@@ -537,22 +595,41 @@ void session_input(struct loop *l, int fd, short revents, void *arg)
 			return;
 		if (e->rdv && rdv_input(e->rdv, pkt, (size_t)n, (struct sockaddr *)&src, srclen))
 			continue;
-		switch (noise_pkt_type(pkt, (size_t)n)) {
-		case NOISE_INIT:
-			on_init(e, pkt, (size_t)n, (struct sockaddr *)&src, srclen);
-			break;
-		case NOISE_RESP:
-			on_resp(e, pkt, (size_t)n, (struct sockaddr *)&src, srclen);
-			break;
-		case NOISE_COOKIE:
-			on_cookie(e, pkt, (size_t)n);
-			break;
-		case NOISE_DATA:
-			on_data(e, pkt, (size_t)n, (struct sockaddr *)&src, srclen);
-			break;
-		default:
-			break;	/* not ours: ignored without a word */
-		}
+		session_packet(e, pkt, (size_t)n, (struct sockaddr *)&src, srclen, NULL);
+	}
+}
+
+void session_packet(struct engine *e, const uint8_t *pkt, size_t n, const struct sockaddr *src, socklen_t srclen,
+		    const uint8_t *relay_pk)
+{
+	switch (noise_pkt_type(pkt, n)) {
+	case NOISE_INIT:
+		on_init(e, pkt, n, src, srclen, relay_pk);
+		break;
+	case NOISE_RESP:
+		on_resp(e, pkt, n, src, srclen, relay_pk);
+		break;
+	case NOISE_COOKIE:
+		on_cookie(e, pkt, n);
+		break;
+	case NOISE_DATA:
+		on_data(e, pkt, n, src, srclen, relay_pk);
+		break;
+	default:
+		break;	/* not ours: ignored without a word */
+	}
+}
+
+void session_probe(struct contact *c, const struct sockaddr_storage *ss, const socklen_t *len, int n)
+{
+	uint8_t pt[8], out[sizeof(pt) + NOISE_DATA_OVERHEAD];
+	size_t pl = frame_put(pt, sizeof(pt), 0, FR_PING, NULL, 0);
+	for (int i = 0; i < n && c->s.cur; i++) {
+		int m = noise_encrypt(c->s.cur, pt, pl, out, sizeof(out));
+		if (m < 0)
+			return;
+		if (sendto(c->e->fd, out, (size_t)m, 0, (const struct sockaddr *)&ss[i], len[i]) < 0)
+			log_debug("%s: probe: %s", c->id, strerror(errno));
 	}
 }
 
@@ -567,13 +644,20 @@ void session_tick(struct loop *l, void *arg)
 		send_init(c);
 	if (!session_up(c))
 		return;
-	if (now - c->s.last_rx_ms > DEAD_MS) {
+	/* On the LAN the peer's signed beacons say it is there: no keepalive is needed. */
+	const struct peer *lp = c->s.relay ? NULL : contact_lan_peer(c);
+	uint64_t heard = c->s.last_rx_ms;
+	if (lp && lp->heard_ms > heard)
+		heard = lp->heard_ms;
+	if (now - heard > DEAD_MS) {
 		log_info("%s: silent for %d s: offline", c->id, DEAD_MS / 1000);
 		session_drop(c);
 		return;
 	}
-	if (now - c->s.last_tx_ms >= KEEPALIVE_MS)
+	if (!lp && now - c->s.last_tx_ms >= KEEPALIVE_MS && !c->s.ka_out) {
 		rel_ask_ack(&c->rel);
+		c->s.ka_out = 1;
+	}
 	struct noise_keypair *k = c->s.cur;
 	uint64_t age = now - k->created_ms;
 	if (!c->s.hs && (age > REKEY_AFTER_MS + (k->initiator ? 0 : 15000) || k->send_ctr > REKEY_AFTER_MSGS))
@@ -607,11 +691,14 @@ void session_flush(struct contact *c)
 	}
 	if (c->s.peer_ack != c->s.hello_gen && c->s.hello_sent_ms + HELLO_RESEND_MS < due_ms)
 		due_ms = c->s.hello_sent_ms + HELLO_RESEND_MS;
-	uint64_t ka = c->s.last_tx_ms + KEEPALIVE_MS, dead = c->s.last_rx_ms + DEAD_MS + 1;
+	const struct peer *lp = c->s.relay ? NULL : contact_lan_peer(c);
+	uint64_t heard = lp && lp->heard_ms > c->s.last_rx_ms ? lp->heard_ms : c->s.last_rx_ms;
+	uint64_t ka = lp ? UINT64_MAX : c->s.last_tx_ms + KEEPALIVE_MS, dead = heard + DEAD_MS + 1;
 	if (ka < due_ms)
 		due_ms = ka;
 	if (dead < due_ms)
 		due_ms = dead;
 	if (!timer_armed(&c->t_tick) || c->t_tick.due_ms > due_ms)
 		timer_at(e->loop, &c->t_tick, due_ms);
+	path_arm(c);
 }
