@@ -89,14 +89,15 @@ def sc_upnp_edm(w, args, cl):
     b = cl.add(w.client(w.lan_host(hb, "ub"), "ub"))
     a.expect("info", lambda f: " ".join(f).startswith("port mapping:"), 20,
              "an info line \"port mapping: ...\"")
-    mine = [m for m in natlab.mapped_ports(w.lab, ha.router) if m[1] == a.host.addr4]
+    me = (a.host.addr4, pathlab.CLIENT_PORT)
+    mine = [m for m in natlab.mapped_ports(w.lab, ha.router) if m[1:] == me]
     if not mine:
-        raise Fail(f"no mapping for {a.host.addr4} on {ha.router.name}: "
+        raise Fail(f"no mapping to {me[0]}:{me[1]} on {ha.router.name}: "
                    f"{natlab.mapped_ports(w.lab, ha.router)}")
     path = pair(w, args, a, b, ("direct",), routers=(ha.router, hb.router))
     a.quit()
     deadline = time.monotonic() + 15
-    while [m for m in natlab.mapped_ports(w.lab, ha.router) if m[1] == a.host.addr4]:
+    while [m for m in natlab.mapped_ports(w.lab, ha.router) if m[1:] == me]:
         if time.monotonic() > deadline:
             raise Fail(f"A's mapping {mine} still on the router 15 s after /quit")
         time.sleep(0.1)
@@ -176,11 +177,14 @@ def moving_stream(w, args, a, b, word, ra, rb, block, want):
     for me, other, wd in ((a, b, word + "a"), (b, a, word + "b")):
         other.wait(lambda s: len(s.shown(me.id, wd)) >= n // 5, 60,
                    f"{other.label}: {n // 5} messages from {me.name} before the change")
+    before = {me.name: len(me.events("path")) for me in (a, b)}
     w.block_pair(ra, rb, block)
     t = time.monotonic()
-    for me, other in ((a, b), (b, a)):
-        me.expect("path", lambda f: f[0] == other.id and f[1] == want, MOVE_S,
-                  f"path {other.name} {want} within {MOVE_S} s of the change")
+    for me, other in ((a, b), (b, a)):      # a path event after the change, not before
+        k = before[me.name]
+        me.wait(lambda s: any(f[0] == other.id and f[1] == want for f in s.ev["path"][k:]),
+                max(1, t + MOVE_S - time.monotonic()),
+                f"{me.label}: path {other.name} {want} within {MOVE_S} s of the change")
     took = time.monotonic() - t
     a.streamed = True
     pathlab.stream_finish(a, b, word, n, feeders, 60 + n * 0.12)

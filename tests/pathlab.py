@@ -29,6 +29,7 @@ PUB4 = "45.45.0."             # the public IPv4 /24 (not a reserved range: see n
 PUB6 = "2001:db8:45::"        # the public IPv6 /64
 SRV4, SRV6 = PUB4 + "2", PUB6 + "2"
 PORT = 7787
+CLIENT_PORT = 7788            # the clients' conversation port (tincan's default; one a host)
 PATHS = ("lan", "direct", "relay")
 
 
