@@ -30,6 +30,7 @@ from e2e_rdv import Client  # noqa: E402
 
 NET = "10.98.0."
 SRV = NET + "1"
+FAKE = NET + "9"
 ADDRS = {"alice": NET + "11", "bob": NET + "12"}
 PORT = 7787
 OVER_TCP = "over TCP"
@@ -45,6 +46,32 @@ BLOCK_UDP = """table inet noudp {
   meta l4proto udp counter drop
  }
 }
+"""
+
+
+# Runs on the fake server's host: a TCP listener on argv[1]:argv[2] that answers the first
+# frame of each of its connections with one bad frame length (0, then 65535, more than the
+# largest packet) and reports when the client has closed the connection.
+FAKE_SERVER = r"""
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.listen(4)
+print("ready", flush=True)
+for i, bad in enumerate([b"\x00\x00", b"\xff\xff"]):
+    c, _ = s.accept()
+    c.settimeout(15)
+    first = c.recv(2 + 64)
+    print("conn", i, first[:4].hex(), flush=True)
+    c.sendall(bad)
+    try:
+        while c.recv(4096):
+            pass
+        print("closed", i, flush=True)
+    except OSError as e:
+        print("closed", i, e, flush=True)
+    c.close()
 """
 
 
@@ -102,6 +129,28 @@ def phase_contact(alice, bob):
     # bob's presence reaches alice through her stream. No direct path exists without UDP
     # (and no relay yet), so there is no "online" event: her debug log shows the push.
     wait_log(alice, re.escape(bob.id) + r": presence [1-9]", 30, "bob's presence pushed")
+
+
+def phase_bad_frames(lab, world, alice):
+    """A "server" that only TCP reaches and that sends a frame length of 0, then of 65535:
+    alice closes each connection, says why in her log, and connects again after a back-off."""
+    fake = lab.spawn(world.fake, [sys.executable, "-c", FAKE_SERVER, FAKE, str(PORT)],
+                     name="fake-server")
+    fake.expect(r"^ready$", 10)
+    alice.send(f"/add nobody@{FAKE} are you a server?")
+    t = time.monotonic()
+    for i in range(2):
+        m = fake.expect(rf"^conn {i} (\S+)$", 20)
+        if m.group(1) != "0040f110":
+            raise Fail(f"fake server: connection {i} began {m.group(1)}, want a KEYREQ frame")
+        fake.expect(rf"^closed {i}", 10)
+    took = time.monotonic() - t
+    wait_log(alice, r"rendezvous " + re.escape(FAKE) + r":\d+: TCP: bad frame length(.|\n)*"
+             r"rendezvous " + re.escape(FAKE) + r":\d+: TCP: bad frame length", 10,
+             "two 'bad frame length' lines")
+    fake.kill()
+    fake.wait(5)
+    return took
 
 
 def phase_mailbox(alice, bob, client, count):
@@ -170,6 +219,8 @@ def main():
     try:
         with netlab.Lab("rtcp", timeout=150) as lab:
             world = rdvlab.World(lab, tincand, tmp, NET, ADDRS, [SRV], PORT)
+            world.fake = lab.host("fake")
+            lab.link(world.fake, world.inet, addr4=f"{FAKE}/24")
             srv = world.start_server(0, "bob")
             lab.run(world.hosts["alice"], ["nft", "-f", "-"], input=BLOCK_UDP)
             homes = {n: os.path.join(tmp, n) for n in ADDRS}
@@ -184,6 +235,9 @@ def main():
             print(f"login: alice (no UDP) registered over TCP in {took:.1f} s "
                   f"({drops[1]} UDP packets dropped on the way out, {drops[0]} in); "
                   f"bob stayed on UDP")
+            took = phase_bad_frames(lab, world, alice)
+            print(f"bad frames: frame lengths 0 and 65535 closed alice's connection each time; "
+                  f"she connected again ({took:.1f} s for both)")
             stamp = time.monotonic()
             phase_contact(alice, bob)
             print(f"contact: alice added bob, bob accepted, his presence reached alice "
