@@ -1,6 +1,7 @@
 /* rdv_conn.c: one encrypted session per rendezvous server over the engine's UDP socket (or
- * over TCP when UDP gets no answer, rdv_tcp.c): name lookup, the server key on first use, Noise handshakes, in-memory rel, requests and RESULTs,
- * keepalive, reconnection with back-off. Nothing here blocks. */
+ * over TCP when UDP gets no answer, rdv_tcp.c): name lookup, the server key on first use,
+ * Noise handshakes, in-memory rel, requests and RESULTs, keepalive, reconnection with
+ * back-off. Nothing here blocks. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
