@@ -1,6 +1,7 @@
-/* rdv_conn.c: one encrypted session per rendezvous server over the engine's UDP socket: name
- * lookup, the server key on first use, Noise handshakes, in-memory rel, requests and RESULTs,
- * keepalive, reconnection with back-off. Nothing here blocks. */
+/* rdv_conn.c: one encrypted session per rendezvous server over the engine's UDP socket (or
+ * over TCP when UDP gets no answer, rdv_tcp.c): name lookup, the server key on first use,
+ * Noise handshakes, in-memory rel, requests and RESULTs, keepalive, reconnection with
+ * back-off. Nothing here blocks. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -39,6 +40,7 @@ struct rdv_srv *srv_get(struct rdv *r, const char *host, uint16_t port, int crea
 	s->port = port;
 	snprintf(s->label, sizeof(s->label), strchr(host, ':') ? "[%s]:%u" : "%s:%u", s->host, port);
 	s->phase = SRV_IDLE;
+	rdv_tcp_init(&s->tcp);
 	timer_init(&s->t, srv_tick, s);
 	r->srv[r->nsrv++] = s;
 	return s;
@@ -61,12 +63,17 @@ static void op_free(struct rdv_op *op)
 	free(op);
 }
 
+/* The one place that picks the transport: a session that TCP carries stays on it; while a
+ * TCP attempt is open, packets go both ways and the first answer decides. */
 static void send_raw(struct rdv_srv *s, const uint8_t *pkt, size_t len)
 {
 	struct engine *e = s->r->e;
-	if (!s->addrlen || e->fd < 0)
+	if (!s->addrlen)
 		return;
-	if (sendto(e->fd, pkt, len, 0, (struct sockaddr *)&s->addr, s->addrlen) < 0)
+	if (s->tcp.fd >= 0)
+		rdv_tcp_send(s, pkt, len);
+	if (!s->tcp.used && e->fd >= 0 &&
+	    sendto(e->fd, pkt, len, 0, (struct sockaddr *)&s->addr, s->addrlen) < 0)
 		log_debug("rendezvous %s: send: %s", s->label, strerror(errno));
 	s->last_tx_ms = mono_ms();
 }
@@ -193,6 +200,7 @@ static void session_end(struct rdv_srv *s)
 		rel_free(&s->rel);
 		s->rel_ready = 0;
 	}
+	rdv_tcp_close(s);	/* UDP first again in the next cycle */
 	s->logged_in = 0;
 }
 
@@ -268,7 +276,7 @@ static void session_start(struct rdv_srv *s, struct noise_keypair *kp)
 	s->rel_ready = 1;
 	rel_tx_start(&s->rel, 0);
 	rel_rx_start(&s->rel, 0);
-	if (!s->mappedlen) {
+	if (!s->mappedlen && !s->tcp.used) {
 		/* Learn our public address the standard way: a STUN Binding request on the same
 		 * UDP socket and port our peers will see (the server-reflexive candidate). */
 		uint8_t req[STUN_HEADER_LEN];
@@ -333,6 +341,7 @@ static void after_resolve(struct rdv_srv *s)
 {
 	s->phase_ms = mono_ms();
 	s->tries = 0;
+	rdv_tcp_close(s);
 	if (s->have_pk) {
 		s->phase = SRV_HANDSHAKE;
 		hs_send(s);
@@ -393,18 +402,28 @@ static int same_addr(const struct sockaddr_storage *a, const struct sockaddr *b,
 	return 0;
 }
 
-static int on_key(struct rdv *r, const uint8_t *pkt, size_t n, const struct sockaddr *src, socklen_t srclen)
+/* Input from UDP (only NULL) is for servers whose session TCP does not carry; input from a
+ * server's TCP stream (only = that server) is for that server alone. */
+static int srv_via(const struct rdv_srv *s, const struct rdv_srv *only)
+{
+	return only ? s == only : !s->tcp.used;
+}
+
+static int on_key(struct rdv *r, struct rdv_srv *only, const uint8_t *pkt, size_t n,
+		  const struct sockaddr *src, socklen_t srclen)
 {
 	uint8_t x[32];
 	if (n != RDV_KEY_LEN || pkt[2] || pkt[3])
 		return 1;
 	for (int i = 0; i < r->nsrv; i++) {
 		struct rdv_srv *s = r->srv[i];
-		if ((s->phase != SRV_KEYREQ && !s->keycheck) || !same_addr(&s->addr, src, srclen))
+		if ((s->phase != SRV_KEYREQ && !s->keycheck) || !srv_via(s, only) ||
+		    (!only && !same_addr(&s->addr, src, srclen)))
 			continue;
 		const uint8_t *pk = pkt + 4;
 		if (id_pk_to_x25519(pk, x) < 0)
 			return 1;
+		rdv_tcp_answered(s, only != NULL);
 		if (s->have_pk && sodium_memcmp(s->pk, pk, 32) != 0) {
 			srv_refuse(s, pk);
 		} else if (!s->have_pk) {
@@ -427,12 +446,12 @@ static int on_key(struct rdv *r, const uint8_t *pkt, size_t n, const struct sock
 	return 1;
 }
 
-static int on_resp(struct rdv *r, const uint8_t *pkt, size_t n)
+static int on_resp(struct rdv *r, struct rdv_srv *only, const uint8_t *pkt, size_t n)
 {
 	uint32_t idx = noise_pkt_receiver_idx(pkt, n);
 	for (int i = 0; i < r->nsrv; i++) {
 		struct rdv_srv *s = r->srv[i];
-		if (!s->hs || noise_hs_local_idx(s->hs) != idx)
+		if (!s->hs || noise_hs_local_idx(s->hs) != idx || !srv_via(s, only))
 			continue;
 		if (!noise_mac1_ok(&r->e->me, pkt, n))
 			return 1;
@@ -445,20 +464,22 @@ static int on_resp(struct rdv *r, const uint8_t *pkt, size_t n)
 		}
 		noise_hs_free(s->hs);
 		s->hs = NULL;
+		rdv_tcp_answered(s, only != NULL);
 		session_start(s, kp);
 		return 1;
 	}
 	return 0;
 }
 
-static int on_cookie(struct rdv *r, const uint8_t *pkt, size_t n)
+static int on_cookie(struct rdv *r, struct rdv_srv *only, const uint8_t *pkt, size_t n)
 {
 	uint32_t idx = noise_pkt_receiver_idx(pkt, n);
 	for (int i = 0; i < r->nsrv; i++) {
 		struct rdv_srv *s = r->srv[i];
-		if (!s->hs || noise_hs_local_idx(s->hs) != idx)
+		if (!s->hs || noise_hs_local_idx(s->hs) != idx || !srv_via(s, only))
 			continue;
 		if (noise_cookie_consume(s->hs, pkt, n, s->cookie) == 0) {
+			rdv_tcp_answered(s, only != NULL);
 			s->cookie_ms = mono_ms();
 			hs_send(s);	/* at once, now with mac2 */
 			srv_arm(s);
@@ -468,17 +489,18 @@ static int on_cookie(struct rdv *r, const uint8_t *pkt, size_t n)
 	return 0;
 }
 
-static int on_data(struct rdv *r, const uint8_t *pkt, size_t n)
+static int on_data(struct rdv *r, struct rdv_srv *only, const uint8_t *pkt, size_t n)
 {
 	uint32_t idx = noise_pkt_receiver_idx(pkt, n);
 	uint8_t pt[REL_MAX_PKT + 64];
 	for (int i = 0; i < r->nsrv; i++) {
 		struct rdv_srv *s = r->srv[i];
-		if (!s->kp || s->kp->local_idx != idx)
+		if (!s->kp || s->kp->local_idx != idx || !srv_via(s, only))
 			continue;
 		int len = noise_decrypt(s->kp, pkt, n, pt, sizeof(pt));
 		if (len < 0 || !s->rel_ready)
 			return 1;
+		rdv_tcp_answered(s, only != NULL);
 		s->last_rx_ms = mono_ms();
 		s->ping_ms = 0;
 		if (rel_input(&s->rel, pt, (size_t)len, mono_us()) < 0)
@@ -521,24 +543,59 @@ static int on_stun(struct rdv *r, const uint8_t *pkt, size_t len)
 	return 0;
 }
 
+static int srv_input(struct rdv *r, struct rdv_srv *only, const uint8_t *pkt, size_t len,
+		     const struct sockaddr *src, socklen_t srclen)
+{
+	if (len < 4 || pkt[0] != NOISE_WIRE_VERSION)
+		return 0;
+	if (pkt[1] == RDV_KEY_TYPE)
+		return on_key(r, only, pkt, len, src, srclen);
+	switch (noise_pkt_type(pkt, len)) {
+	case NOISE_RESP:
+		return on_resp(r, only, pkt, len);
+	case NOISE_COOKIE:
+		return on_cookie(r, only, pkt, len);
+	case NOISE_DATA:
+		return on_data(r, only, pkt, len);
+	default:
+		return 0;
+	}
+}
+
 int rdv_input(struct rdv *r, const uint8_t *pkt, size_t len, const struct sockaddr *src, socklen_t srclen)
 {
 	if (r && r->nsrv && stun_is_stun(pkt, len))
 		return on_stun(r, pkt, len);
-	if (!r || r->nsrv == 0 || len < 4 || pkt[0] != NOISE_WIRE_VERSION)
+	if (!r || r->nsrv == 0)
 		return 0;
-	if (pkt[1] == RDV_KEY_TYPE)
-		return on_key(r, pkt, len, src, srclen);
-	switch (noise_pkt_type(pkt, len)) {
-	case NOISE_RESP:
-		return on_resp(r, pkt, len);
-	case NOISE_COOKIE:
-		return on_cookie(r, pkt, len);
-	case NOISE_DATA:
-		return on_data(r, pkt, len);
-	default:
-		return 0;
-	}
+	return srv_input(r, NULL, pkt, len, src, srclen);
+}
+
+/* One frame from s's TCP stream (no STUN there). */
+void srv_tcp_input(struct rdv_srv *s, const uint8_t *pkt, size_t len)
+{
+	if (!srv_input(s->r, s, pkt, len, NULL, 0))
+		log_debug("rendezvous %s: TCP: a packet that is not for us", s->label);
+}
+
+/* The stream is open: send the current step over it at once instead of at the next retry. */
+void srv_tcp_connected(struct rdv_srv *s)
+{
+	if (s->phase == SRV_KEYREQ)
+		keyreq_send(s);
+	else if (s->phase == SRV_HANDSHAKE)
+		hs_send(s);
+	srv_arm(s);
+}
+
+/* The stream failed (refused, reset, closed, a bad frame, a full queue): the cycle or the
+ * session ends and the next one comes after the back-off, over UDP first. */
+void srv_tcp_failed(struct rdv_srv *s, const char *why)
+{
+	char text[160];
+	snprintf(text, sizeof(text), "TCP: %s", why);
+	log_debug("rendezvous %s: %s", s->label, text);
+	srv_down(s, text);
 }
 
 /* --- rel callbacks: every DATA message is one rendezvous message --- */
@@ -636,9 +693,13 @@ static void srv_arm(struct rdv_srv *s)
 		break;
 	case SRV_KEYREQ:
 		due = min_u64(due, s->hs_sent_ms + 1000);
+		if (!s->tcp.tried)
+			due = min_u64(due, s->phase_ms + RDV_TCP_AFTER_MS);
 		break;
 	case SRV_HANDSHAKE:
 		due = min_u64(due, s->hs_sent_ms + hs_retry_ms(s));
+		if (!s->tcp.tried)
+			due = min_u64(due, s->phase_ms + RDV_TCP_AFTER_MS);
 		break;
 	case SRV_UP:
 		due = min_u64(due, s->last_rx_ms + RDV_DEAD_MS + 1);
@@ -655,6 +716,8 @@ static void srv_arm(struct rdv_srv *s)
 	case SRV_REFUSED:
 		break;
 	}
+	if (s->tcp.err)
+		due = now;	/* a TCP failure seen while sending */
 	if (due == UINT64_MAX) {
 		timer_stop(l, &s->t);
 		return;
@@ -669,7 +732,14 @@ static void srv_tick(struct loop *l, void *arg)
 {
 	struct rdv_srv *s = arg;
 	uint64_t now = mono_ms();
+	if (s->tcp.err) {
+		srv_tcp_failed(s, s->tcp.err);
+		return;
+	}
 	expire_ops(s, now);
+	if ((s->phase == SRV_KEYREQ || s->phase == SRV_HANDSHAKE) && !s->tcp.tried &&
+	    now - s->phase_ms >= RDV_TCP_AFTER_MS)
+		rdv_tcp_open(s);	/* if it fails at once, UDP goes on alone this cycle */
 	switch (s->phase) {
 	case SRV_IDLE:
 		if (rdv_srv_wanted(s) && now >= s->next_ms)

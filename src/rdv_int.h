@@ -6,6 +6,7 @@
 
 #include "engine_int.h"
 #include "rdv.h"
+#include "rdv_tcp.h"
 #include "rdvmsg.h"
 #include "seal.h"
 
@@ -75,6 +76,7 @@ struct rdv_srv {
 	struct sockaddr_storage addr;	/* in the engine socket's family */
 	socklen_t addrlen;
 	struct rdv_gai *gai;		/* getaddrinfo_a in progress */
+	struct rdv_tcp tcp;		/* the TCP fallback (rdv_tcp.c) */
 	struct noise_hs *hs;
 	uint64_t hs_sent_ms;
 	uint8_t cookie[16];
@@ -176,6 +178,10 @@ void srv_flush(struct rdv_srv *s);
 struct rdv_op *srv_request(struct rdv_srv *s, const struct rdv_msg *m, rdv_done_cb done, int scoped,
 			   uint64_t timeout_ms);
 int srv_up(const struct rdv_srv *s);
+/* From rdv_tcp.c: one frame read from s's stream; the stream is open; it failed (why). */
+void srv_tcp_input(struct rdv_srv *s, const uint8_t *pkt, size_t len);
+void srv_tcp_connected(struct rdv_srv *s);
+void srv_tcp_failed(struct rdv_srv *s, const char *why);
 void srv_set_pk(struct rdv_srv *s, const uint8_t pk[32]);
 
 /* rdv.c, name lookup: 0 s->addr is set, 1 in progress (poll from the timer), -1 failed (why) */
