@@ -242,7 +242,8 @@ class World:
         rules = [f"  ip daddr {a} drop\n" for a in sorted(st["block"])]
         if st["loss"]:
             pct = st["loss"]
-            rules += [f'  iifname "{w}" numgen random mod 1000 < {round(pct * 10)} counter drop\n',
+            rules += [f'  iifname "{w}" counter\n', f'  oifname "{w}" counter\n',
+                      f'  iifname "{w}" numgen random mod 1000 < {round(pct * 10)} counter drop\n',
                       f'  oifname "{w}" numgen random mod 1000 < {round(pct * 10)} counter drop\n']
         script = "table inet pathlab\ndelete table inet pathlab\n"
         if rules:
@@ -252,9 +253,18 @@ class World:
         self.lab.run(router, ["nft", "-f", "-"], input=script)
 
     def wan_dropped(self, router):
-        """Packets the loss rules of the router have dropped since they were last set."""
+        """(dropped, forwarded) packets through the router's WAN interface since the loss
+        was last set: what its loss rules dropped, and all that came to them."""
         r = self.lab.run(router, ["nft", "list", "table", "inet", "pathlab"], check=False)
-        return sum(int(n) for n in re.findall(r"counter packets (\d+)", r.stdout))
+        dropped = total = 0
+        for line in r.stdout.splitlines():
+            m = re.search(r"counter packets (\d+)", line)
+            if m:
+                if "drop" in line:
+                    dropped += int(m.group(1))
+                else:
+                    total += int(m.group(1))
+        return dropped, total
 
     def block_pair(self, r1, r2, on=True):
         """Blackhole everything between two routers' WAN addresses (tincand still passes)."""
