@@ -1210,11 +1210,10 @@ static void on_portmap(void *arg, int event, const struct nat_mapping *m, const 
 		    addr_key(&m->external, m->extlen, a, &pa) < 0)
 			return;
 		if (e->map_len && addr_key(&e->map_addr, e->map_len, b, &pb) == 0 && pa == pb &&
-		    memcmp(a, b, 16) == 0 && e->map_upnp == m->proto_upnp)
-			return;		/* renewed */
+		    memcmp(a, b, 16) == 0)
+			return;		/* renewed: the same address and port */
 		memcpy(&e->map_addr, &m->external, m->extlen);
 		e->map_len = m->extlen;
-		e->map_upnp = m->proto_upnp;
 		e->map_failed_logged = 0;
 		addr_format((const struct sockaddr *)&e->map_addr, e->map_len, addr, sizeof(addr));
 		emit_info(e, "port mapping: %s -> UDP port %u (%s)", addr, m->internal_port,

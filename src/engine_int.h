@@ -157,7 +157,6 @@ struct engine {
 	struct nat *nat;		/* NULL in LAN-only mode or with --no-portmap */
 	struct sockaddr_storage map_addr;	/* external address:port; map_len 0 = none */
 	socklen_t map_len;
-	int map_upnp;			/* 1 UPnP IGD, 0 NAT-PMP */
 	int map_failed_logged;		/* a failed round was logged at info level */
 };
 
