@@ -23,6 +23,7 @@ static const struct key {
 } keys[] = {
 	{"nick", K_NICK, offsetof(struct cconf, nick), 0},
 	{"rendezvous", K_HANDLE, offsetof(struct cconf, rendezvous), 0},
+	{"portmap", K_BOOL, offsetof(struct cconf, portmap), 0},
 	{"colors", K_BOOL, offsetof(struct cconf, colors), 1},
 	{"timestamps", K_BOOL, offsetof(struct cconf, timestamps), 1},
 	{"timestamps.format", K_TSFMT, offsetof(struct cconf, ts_format), 1},
@@ -41,6 +42,7 @@ void
 cconf_defaults(struct cconf *c)
 {
 	memset(c, 0, sizeof(*c));
+	c->portmap = 1;
 	c->colors = 1;
 	c->timestamps = 1;
 	str_copy(c->ts_format, "%H:%M", sizeof(c->ts_format));
@@ -313,6 +315,8 @@ cconf_apply(const struct cconf *c, struct engine_opts *eo, struct ui_opts *uo)
 			eo->nick = c->nick;
 		if (eo->rendezvous == NULL && c->rendezvous[0] != 0)
 			eo->rendezvous = c->rendezvous;
+		if (!c->portmap)
+			eo->no_portmap = 1;
 	}
 	if (uo != NULL) {
 		uo->no_color = !c->colors;

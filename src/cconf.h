@@ -21,6 +21,7 @@ enum {
 /* Every setting, with its key in tincan.conf (man tincan.conf(5) documents them):
  *	nick		name others see ("" = keep the stored one)
  *	rendezvous	home handle name@host[:port] ("" = none; kept for the rendezvous client)
+ *	portmap		on		(a UDP port mapping on the router: UPnP IGD, NAT-PMP)
  *	colors		on
  *	timestamps	on		timestamps.format	%H:%M
  *	notify.bell	on		notify.title		on	notify.text	off
@@ -31,6 +32,7 @@ enum {
 struct cconf {
 	char nick[CONTACT_NAME_MAX + 1];
 	char rendezvous[CCONF_HANDLE_MAX + 1];
+	int portmap;
 	int colors;
 	int timestamps;
 	char ts_format[CCONF_TSFMT_MAX + 1];

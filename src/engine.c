@@ -1207,6 +1207,61 @@ static void engine_pass(struct loop *l, void *arg)
 	(void)l;
 }
 
+/* --- the router's port mapping --- */
+
+/* nat.c reports here, from the loop. A new external address:port is told once and goes to the
+ * home rendezvous in a new LOGIN, first of our addresses; a renewal of the same one changes
+ * nothing. A failed round is logged at info level once (nat.c retries every few minutes). */
+static void on_portmap(void *arg, int event, const struct nat_mapping *m, const char *why)
+{
+	struct engine *e = arg;
+	char addr[80];
+	uint8_t a[16], b[16];
+	uint16_t pa, pb;
+	switch (event) {
+	case NAT_MAPPED:
+		if (!m || m->extlen == 0 || m->extlen > sizeof(e->map_addr) ||
+		    addr_key(&m->external, m->extlen, a, &pa) < 0)
+			return;
+		if (e->map_len && addr_key(&e->map_addr, e->map_len, b, &pb) == 0 && pa == pb &&
+		    memcmp(a, b, 16) == 0)
+			return;		/* renewed: the same address and port */
+		memcpy(&e->map_addr, &m->external, m->extlen);
+		e->map_len = m->extlen;
+		e->map_failed_logged = 0;
+		addr_format((const struct sockaddr *)&e->map_addr, e->map_len, addr, sizeof(addr));
+		emit_info(e, "port mapping: %s -> UDP port %u (%s)", addr, m->internal_port,
+			  m->proto_upnp ? "UPnP IGD" : "NAT-PMP");
+		rdv_addrs_changed(e->rdv);
+		break;
+	case NAT_LOST:
+		if (!e->map_len)
+			return;
+		addr_format((const struct sockaddr *)&e->map_addr, e->map_len, addr, sizeof(addr));
+		e->map_len = 0;
+		emit_info(e, "port mapping %s lost: %s", addr, why);
+		rdv_addrs_changed(e->rdv);
+		break;
+	case NAT_FAILED:
+		if (e->map_failed_logged) {
+			log_debug("no port mapping on the router: %s", why);
+			break;
+		}
+		e->map_failed_logged = 1;
+		log_info("no port mapping on the router (tried again every %d minutes): %s",
+			 NAT_RETRY_FAILED_MS / 60000, why);
+		break;
+	}
+}
+
+/* Ask the router for a mapping of our UDP port; a failure to start costs only the candidate. */
+static void portmap_start(struct engine *e)
+{
+	e->nat = nat_new(e->loop, e->port, on_portmap, e);
+	if (!e->nat)
+		log_warn("port mapping: cannot start (out of memory or threads)");
+}
+
 /* --- life cycle --- */
 
 static int load_nick(struct engine *e, const char *want)
@@ -1299,6 +1354,8 @@ struct engine *engine_new(struct loop *l, const struct engine_opts *o, engine_ev
 	}
 	if (!e->lan_only && !(e->rdv = rdv_new(e, o->rendezvous, err, errlen)))
 		goto fail;
+	if (!e->lan_only && !o->no_portmap)
+		portmap_start(e);
 	loop_on_pass(l, engine_pass, e);
 	lan_announce(e->lan, 1);	/* peers answer at once: a restart reconnects quickly */
 	timer_init(&e->t_probe, probe_lan, e);
@@ -1329,6 +1386,8 @@ void engine_free(struct engine *e)
 		if (c->log && jlog_written(c->log) != jlog_end(c->log))
 			jlog_flush(c->log);
 	}
+	nat_free(e->nat);		/* the mapping goes (bounded by NAT_FREE_MAX_MS) */
+	e->nat = NULL;
 	drain_deferred(e);
 	timer_stop(e->loop, &e->t_probe);
 	syncer_free(e->syncer);		/* a running batch finishes; jlog_close syncs the rest */

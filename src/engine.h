@@ -57,6 +57,7 @@ struct engine_opts {
 	int lan_port;		/* discovery port; 0 = default */
 	int verbose;
 	int offline;		/* identity only: no sockets, no contacts (--id) */
+	int no_portmap;		/* no UPnP IGD / NAT-PMP port mapping on the router */
 	const char *rendezvous;	/* home handle name@host[:port] from tincan.conf; NULL = none */
 };
 

@@ -10,6 +10,7 @@
 #include "engine.h"
 #include "journal.h"
 #include "lan.h"
+#include "nat.h"
 #include "noise.h"
 #include "rel.h"
 #include "rdv.h"
@@ -168,6 +169,11 @@ struct engine {
 	int verbose;
 	int closing;
 	int autoreplies_due;		/* some contact has autoreply_due set */
+	/* the router's port mapping (UPnP IGD / NAT-PMP): a candidate sent first in LOGIN */
+	struct nat *nat;		/* NULL in LAN-only mode or with --no-portmap */
+	struct sockaddr_storage map_addr;	/* external address:port; map_len 0 = none */
+	socklen_t map_len;
+	int map_failed_logged;		/* a failed round was logged at info level */
 };
 
 /* engine.c */

@@ -456,6 +456,17 @@ void rdv_status_changed(struct rdv *r)
 	srv_request(s, &m, NULL, 1, 0);
 }
 
+void rdv_addrs_changed(struct rdv *r)
+{
+	struct rdv_srv *s = r ? r->home : NULL;
+	if (!s)
+		return;
+	if (srv_up(s) && s->logged_in)
+		rdv_home_login(s);
+	else		/* a LOGIN out now carries the old list: login_done sends another */
+		r->relogin = 1;
+}
+
 void rdv_outbox_changed(struct rdv *r, struct contact *c)
 {
 	struct rdv_peer *p = rdv_peer_get(r, c, 0);

@@ -32,6 +32,9 @@ void rdv_cmd_add(struct rdv *r, char *handle, const char *text);	/* /add name@ho
 /* The user answered a contact request: 0 accept, 1 deny, 2 block. */
 void rdv_answer(struct rdv *r, struct contact *c, int how);
 void rdv_status_changed(struct rdv *r);		/* /status: tell the home */
+/* Our addresses changed (a port mapping came or went): LOGIN to the home again, so that
+ * contacts get them in a new PRESENCE. r may be NULL (LAN-only). */
+void rdv_addrs_changed(struct rdv *r);
 /* Something changed for c that may call for offline mail: a message was queued, its
  * session went down. */
 void rdv_outbox_changed(struct rdv *r, struct contact *c);

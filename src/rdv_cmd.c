@@ -38,13 +38,17 @@ static void subscribe(struct rdv_peer *p)
 		srv_start(p->srv);
 }
 
-/* Our local addresses for LOGIN: up, not loopback, not link-local, at most 8. */
+/* Our addresses for LOGIN, at most max: the router's port mapping first (a public address
+ * that takes unsolicited packets), then local ones: up, not loopback, not link-local. */
 static int local_addrs(struct engine *e, struct rdv_addr *out, int max)
 {
 	struct ifaddrs *ifa0, *ifa;
 	int n = 0;
+	if (max > 0 && e->map_len &&
+	    rdv_addr_from_sa(&out[0], (const struct sockaddr *)&e->map_addr, e->map_len) == 0)
+		n = 1;
 	if (getifaddrs(&ifa0) != 0)
-		return 0;
+		return n;
 	for (ifa = ifa0; ifa && n < max; ifa = ifa->ifa_next) {
 		if (!ifa->ifa_addr || !(ifa->ifa_flags & IFF_UP) || (ifa->ifa_flags & IFF_LOOPBACK))
 			continue;
@@ -97,6 +101,8 @@ static void login_done(struct rdv_srv *s, struct rdv_op *op, const struct rdv_ms
 		s->announced = 1;
 		engine_emit(r->e, &(struct event){ .type = EV_LOGIN, .text = rdv_srv_display(s), .id = r->e->id });
 	}
+	if (r->relogin)		/* a port mapping came or went while this LOGIN was out */
+		rdv_home_login(s);
 	mail_publish(r, 0);
 }
 
@@ -107,6 +113,7 @@ void rdv_home_login(struct rdv_srv *s)
 	struct rdv_msg m = { .type = RDV_LOGIN, .status = (uint8_t)e->status };
 	str_copy(m.text, e->status_text, sizeof(m.text));
 	m.naddr = (uint8_t)local_addrs(e, m.addr, RDV_LOCAL_ADDR_MAX);
+	r->relogin = 0;
 	srv_request(s, &m, login_done, 1, 0);
 	if (!r->allowed_sent) {		/* once a run: the server's allow list matches ours */
 		r->allowed_sent = 1;

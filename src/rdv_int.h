@@ -136,6 +136,7 @@ struct rdv {
 	struct seal_publish pub;
 	int pub_busy, pub_done, allowed_sent;
 	int conf_home;			/* the home comes from tincan.conf: register it when needed */
+	int relogin;			/* our addresses changed since the last LOGIN was built */
 	uint64_t maint_ms;
 	struct timer t_mail;
 	struct rdv_msg msg;		/* decode scratch */

@@ -26,7 +26,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: tincan [--home DIR] [-f FILE] [--headless] [--lan] [--port N]\n"
-		"              [--lan-port N] [--nick NAME] [-v] [--id] [--help] [--version]\n"
+		"              [--lan-port N] [--nick NAME] [--no-portmap] [-v] [--id]\n"
+		"              [--help] [--version]\n"
 		"\n"
 		"  --home DIR     keep everything of this client in DIR (also $TINCAN_HOME);\n"
 		"                 default $XDG_DATA_HOME/tincan\n"
@@ -38,6 +39,8 @@ static void usage(FILE *f)
 		"  --port N       UDP port for conversations (default %d; any free port if busy)\n"
 		"  --lan-port N   UDP port for LAN discovery beacons (default %d)\n"
 		"  --nick NAME    the name others see (kept for later starts)\n"
+		"  --no-portmap   ask the router for no port mapping (UPnP IGD, NAT-PMP);\n"
+		"                 also portmap = no in tincan.conf\n"
 		"  --id           print your ID and fingerprint, then exit\n"
 		"  -v             log more on stderr (twice: debug)\n"
 		"  --help         this text\n"
@@ -77,6 +80,7 @@ int main(int argc, char **argv)
 		{ "port", required_argument, NULL, 'p' },
 		{ "lan-port", required_argument, NULL, 'P' },
 		{ "nick", required_argument, NULL, 'n' },
+		{ "no-portmap", no_argument, NULL, 'M' },
 		{ "id", no_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, '?' + 256 },
 		{ "version", no_argument, NULL, 'V' },
@@ -96,6 +100,7 @@ int main(int argc, char **argv)
 		case 'p': eo.port = parse_port(optarg, "--port"); break;
 		case 'P': eo.lan_port = parse_port(optarg, "--lan-port"); break;
 		case 'n': eo.nick = optarg; break;
+		case 'M': eo.no_portmap = 1; break;
 		case 'I': show_id = 1; break;
 		case 'v': eo.verbose++; break;
 		case '?' + 256: usage(stdout); return 0;

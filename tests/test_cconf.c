@@ -37,7 +37,8 @@ test_defaults(void)
 	struct cconf c;
 	char v[CCONF_VALUE_MAX];
 	static const char *const want[][2] = {
-		{"nick", ""}, {"rendezvous", ""}, {"colors", "on"}, {"timestamps", "on"},
+		{"nick", ""}, {"rendezvous", ""}, {"portmap", "on"}, {"colors", "on"},
+		{"timestamps", "on"},
 		{"timestamps.format", "%H:%M"}, {"notify.bell", "on"}, {"notify.title", "on"},
 		{"notify.text", "off"}, {"typing.send", "on"}, {"typing.show", "on"},
 		{"pane.width", "20"}, {"pane.hidden", "off"}, {"ambiguous-wide", "off"},
@@ -150,7 +151,8 @@ test_values(void)
 	for (size_t i = 0; cconf_key(i, NULL) != NULL; i++) {
 		int rt;
 		const char *k = cconf_key(i, &rt);
-		CHECK(rt == !(strcmp(k, "nick") == 0 || strcmp(k, "rendezvous") == 0));
+		CHECK(rt == !(strcmp(k, "nick") == 0 || strcmp(k, "rendezvous") == 0 ||
+			      strcmp(k, "portmap") == 0));
 	}
 }
 
@@ -211,13 +213,14 @@ test_apply(void)
 	memset(&eo, 0, sizeof(eo));
 	memset(&uo, 0, sizeof(uo));
 	cconf_apply(&c, &eo, &uo);
-	CHECK(eo.nick == NULL && eo.rendezvous == NULL);
+	CHECK(eo.nick == NULL && eo.rendezvous == NULL && !eo.no_portmap);
 	CHECK(!uo.no_color && !uo.no_timestamps && !uo.no_bell && !uo.no_title && !uo.notify_text);
 	CHECK(!uo.no_typing_send && !uo.no_typing_show && !uo.pane_hidden && !uo.ambiguous_wide);
 	CHECK(uo.pane_width == 20 && strcmp(uo.ts_format, "%H:%M") == 0);
 
 	/* every key changes its option */
-	CHECK(parse(&c, "nick carol\nrendezvous carol@example.org\ncolors off\ntimestamps off\n"
+	CHECK(parse(&c, "nick carol\nrendezvous carol@example.org\nportmap no\ncolors off\n"
+		    "timestamps off\n"
 		    "timestamps.format %T\nnotify.bell off\nnotify.title off\nnotify.text on\n"
 		    "typing.send off\ntyping.show off\npane.width 33\npane.hidden on\n"
 		    "ambiguous-wide on\n", err, sizeof(err)) == 0);
@@ -226,6 +229,7 @@ test_apply(void)
 	cconf_apply(&c, &eo, &uo);
 	CHECK(eo.nick != NULL && strcmp(eo.nick, "carol") == 0);
 	CHECK(eo.rendezvous != NULL && strcmp(eo.rendezvous, "carol@example.org") == 0);
+	CHECK(eo.no_portmap);
 	CHECK(uo.no_color && uo.no_timestamps && uo.no_bell && uo.no_title && uo.notify_text);
 	CHECK(uo.no_typing_send && uo.no_typing_show && uo.pane_hidden && uo.ambiguous_wide);
 	CHECK(uo.pane_width == 33 && strcmp(uo.ts_format, "%T") == 0);
@@ -235,6 +239,12 @@ test_apply(void)
 	eo.nick = "fromflag";
 	cconf_apply(&c, &eo, NULL);
 	CHECK(strcmp(eo.nick, "fromflag") == 0);
+	/* portmap = on in the file does not undo --no-portmap */
+	cconf_defaults(&c);
+	memset(&eo, 0, sizeof(eo));
+	eo.no_portmap = 1;
+	cconf_apply(&c, &eo, NULL);
+	CHECK(eo.no_portmap);
 }
 
 int
