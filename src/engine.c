@@ -502,6 +502,7 @@ static void contact_free(struct contact *c)
 	timer_stop(l, &c->t_hs);
 	timer_stop(l, &c->t_tick);
 	timer_stop(l, &c->t_path);
+	spray_forget(c->e, c);
 	typing_free(c);
 	session_drop(c);
 	free(c->s.frag);
@@ -1391,6 +1392,7 @@ void engine_free(struct engine *e)
 	drain_deferred(e);
 	timer_stop(e->loop, &e->t_probe);
 	syncer_free(e->syncer);		/* a running batch finishes; jlog_close syncs the rest */
+	spray_free(e);
 	for (size_t i = 0; i < e->ncontacts; i++)
 		contact_free(e->contacts[i]);
 	free(e->contacts);

@@ -38,6 +38,8 @@ enum {
 	PATH_PUNCH_MIN_MS = 1000,	/* then rounds at growing gaps, from this ... */
 	PATH_PUNCH_MAX_MS = 15000,	/* ... up to this */
 	PATH_PUNCH_DEFAULT_HALF_MS = 50,	/* half the relay round trip before one is measured */
+	PATH_SPRAY_ROUND = 3,		/* the probe rounds that spray instead (spray.c) */
+	PATH_SPRAY_ROUND2 = 8,
 };
 
 /* Engine-only contact flag, kept in the contacts file with the others: another key claimed
@@ -75,6 +77,9 @@ struct session {
 	uint64_t probe_at_ms;		/* a coordinated probe due then, 0 = none */
 	uint16_t frag_id;
 	struct path_frag *frag;		/* a relayed packet in pieces (path.h) */
+	int own_fd;			/* > 0: the direct path uses this socket of its own (spray.c) */
+	int punch_rounds;		/* probe rounds on the relay since it started */
+	int spray_due;			/* the coordinated action at probe_at_ms is a spray */
 	uint64_t last_rx_ms, last_tx_ms;
 	int up;				/* a keypair is confirmed */
 	/* HELLO exchange: our generation, and the last of theirs we saw / they saw of ours */
@@ -146,6 +151,8 @@ struct engine {
 	void *cb_arg;
 	int lan_only;
 	int fd;				/* the UDP socket, dual-stack when possible */
+	int rx_fd;			/* the socket the packet being handled came in on */
+	struct spray *spray;		/* the birthday method in progress (spray.c), or NULL */
 	int lock_fd;			/* flock on home/lock: one client per home */
 	int family;
 	uint16_t port;
@@ -238,7 +245,14 @@ void path_relay_input(struct engine *e, const uint8_t pk[32], const uint8_t *pkt
 /* The path is now src (direct) or, with src NULL, the relay: EV_PATH if the word changed. */
 void path_set(struct contact *c, const struct sockaddr *src, socklen_t srclen);
 void path_heard(struct contact *c, const struct sockaddr *src, socklen_t srclen);
-void path_on_punch(struct contact *c);
+void path_on_punch(struct contact *c, const uint8_t *body, size_t len);
+int path_sock(const struct contact *c);	/* the socket of c's direct path */
+
+/* spray.c */
+void spray_start(struct contact *c);
+int spray_owns(const struct engine *e, int fd);
+void spray_forget(struct engine *e, const struct contact *c);
+void spray_free(struct engine *e);
 void path_tick(struct loop *l, void *arg);
 void path_arm(struct contact *c);
 void path_candidates_changed(struct contact *c);

@@ -2,6 +2,7 @@
  * between them without losing anything, and probing for a direct path while on the relay. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -122,6 +123,26 @@ static void punch_start(struct contact *c)
 {
 	c->s.punch_gap_ms = PATH_PUNCH_MIN_MS;
 	c->s.punch_ms = mono_ms() + PATH_PUNCH_FIRST_MS;
+	c->s.punch_rounds = 0;
+}
+
+int path_sock(const struct contact *c)
+{
+	return c->s.own_fd > 0 ? c->s.own_fd : c->e->fd;
+}
+
+/* The direct path now runs over the socket the current packet came in on. */
+static void set_sock(struct contact *c)
+{
+	struct engine *e = c->e;
+	int fd = e->rx_fd > 0 && e->rx_fd != e->fd ? e->rx_fd : 0;
+	if (fd == c->s.own_fd)
+		return;
+	if (c->s.own_fd > 0 && !spray_owns(e, c->s.own_fd)) {
+		loop_del(e->loop, c->s.own_fd);
+		close(c->s.own_fd);
+	}
+	c->s.own_fd = fd;
 }
 
 void path_set(struct contact *c, const struct sockaddr *src, socklen_t srclen)
@@ -129,8 +150,10 @@ void path_set(struct contact *c, const struct sockaddr *src, socklen_t srclen)
 	const char *before = contact_path(c);
 	int was_relay = c->s.relay;
 	if (src) {
-		int moved = c->s.relay || !addr_eq(&c->s.addr, c->s.addrlen, src, srclen);
+		int moved = c->s.relay || !addr_eq(&c->s.addr, c->s.addrlen, src, srclen) ||
+			    path_sock(c) != c->e->rx_fd;
 		c->s.addrlen = addr_for_socket(c->e, src, srclen, &c->s.addr);
+		set_sock(c);
 		c->s.relay = 0;
 		c->s.direct_rx_ms = mono_ms();
 		if (moved && session_up(c))
@@ -156,7 +179,7 @@ void path_heard(struct contact *c, const struct sockaddr *src, socklen_t srclen)
 	if (src) {
 		/* Whatever reaches us directly can be answered directly (the reverse of a NAT
 		 * binding is open to it): the direct path works, and the peer may have moved. */
-		if (c->s.relay || !addr_eq(&c->s.addr, c->s.addrlen, src, srclen))
+		if (c->s.relay || !addr_eq(&c->s.addr, c->s.addrlen, src, srclen) || path_sock(c) != c->e->rx_fd)
 			path_set(c, src, srclen);
 		c->s.direct_rx_ms = now;
 		c->s.unanswered_ms = 0;
@@ -215,10 +238,15 @@ static void probe(struct contact *c)
 	}
 }
 
-/* FR_PUNCH through the relay: the peer probes at the moment ours arrive. */
-void path_on_punch(struct contact *c)
+/* FR_PUNCH through the relay: the peer probes at the moment ours arrive; with a body byte 1,
+ * it sprays (spray.c). */
+void path_on_punch(struct contact *c, const uint8_t *body, size_t len)
 {
-	if (c->s.relay && session_up(c))
+	if (!c->s.relay || !session_up(c))
+		return;
+	if (len >= 1 && body[0] == 1)
+		spray_start(c);
+	else
 		probe(c);
 }
 
@@ -228,10 +256,14 @@ void path_on_punch(struct contact *c)
  * time. The other side's own rounds probe at once (in case the peer's are lost). */
 static void punch_round(struct contact *c, uint64_t now)
 {
+	c->s.punch_rounds++;
 	if (sodium_compare(c->e->me.pk, c->pk, 32) < 0) {
-		session_send_frame(c, FR_PUNCH, NULL, 0);
+		/* A few rounds in (ordinary punching had its chance) and once more later: spray. */
+		uint8_t spray = c->s.punch_rounds == PATH_SPRAY_ROUND || c->s.punch_rounds == PATH_SPRAY_ROUND2;
+		session_send_frame(c, FR_PUNCH, &spray, 1);
 		uint64_t half = c->rel.srtt_us ? c->rel.srtt_us / 2000 : PATH_PUNCH_DEFAULT_HALF_MS;
 		c->s.probe_at_ms = now + (half ? half : 1);
+		c->s.spray_due = spray;
 	} else {
 		probe(c);
 	}
@@ -248,8 +280,14 @@ void path_tick(struct loop *l, void *arg)
 	(void)l;
 	if (!session_up(c))
 		return;
-	if (c->s.probe_at_ms && now >= c->s.probe_at_ms)
-		probe(c);
+	if (c->s.probe_at_ms && now >= c->s.probe_at_ms) {
+		if (c->s.spray_due)
+			spray_start(c);
+		else
+			probe(c);
+		c->s.probe_at_ms = 0;
+		c->s.spray_due = 0;
+	}
 	if (c->s.relay && now >= c->s.punch_ms)
 		punch_round(c, now);
 	if (!c->s.relay && c->s.unanswered_ms && now - c->s.unanswered_ms >= PATH_FALLBACK_MS &&

@@ -137,14 +137,13 @@ int session_up(const struct contact *c)
 /* One packet on the contact's path. */
 static void send_raw(struct contact *c, const uint8_t *pkt, size_t len)
 {
-	struct engine *e = c->e;
 	uint64_t now = mono_ms();
 	if (c->s.relay) {
 		path_send_relay(c, pkt, len);
 	} else {
 		if (!c->s.addrlen)
 			return;
-		if (sendto(e->fd, pkt, len, 0, (struct sockaddr *)&c->s.addr, c->s.addrlen) < 0)
+		if (sendto(path_sock(c), pkt, len, 0, (struct sockaddr *)&c->s.addr, c->s.addrlen) < 0)
 			log_debug("%s: send: %s", c->id, strerror(errno));
 		if (!c->s.unanswered_ms)
 			c->s.unanswered_ms = now;
@@ -157,7 +156,7 @@ static void send_back(struct contact *c, const uint8_t *pkt, size_t len, const s
 {
 	if (!src)
 		path_send_relay(c, pkt, len);
-	else if (sendto(c->e->fd, pkt, len, 0, src, srclen) < 0)
+	else if (sendto(c->e->rx_fd, pkt, len, 0, src, srclen) < 0)
 		log_debug("%s: send: %s", c->id, strerror(errno));
 }
 
@@ -334,6 +333,11 @@ void session_drop(struct contact *c)
 	s->ka_out = 0;
 	s->unanswered_ms = s->probe_at_ms = s->hs_first_ms = 0;
 	timer_stop(c->e->loop, &c->t_path);
+	if (s->own_fd > 0 && !spray_owns(c->e, s->own_fd)) {
+		loop_del(c->e->loop, s->own_fd);
+		close(s->own_fd);
+	}
+	s->own_fd = 0;
 	c->peer_accepts = 0;
 	contact_set_online(c, 0);
 	if (c->e->rdv)
@@ -416,7 +420,7 @@ void session_frame(void *arg, int type, const uint8_t *body, size_t len)
 	} else if (type == FR_TYPING) {
 		typing_input(c, body, len);
 	} else if (type == FR_PUNCH) {
-		path_on_punch(c);
+		path_on_punch(c, body, len);
 	}
 }
 
@@ -593,7 +597,8 @@ void session_input(struct loop *l, int fd, short revents, void *arg)
 		ssize_t n = recvfrom(fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&src, &srclen);
 		if (n < 0)
 			return;
-		if (e->rdv && rdv_input(e->rdv, pkt, (size_t)n, (struct sockaddr *)&src, srclen))
+		e->rx_fd = fd;
+		if (fd == e->fd && e->rdv && rdv_input(e->rdv, pkt, (size_t)n, (struct sockaddr *)&src, srclen))
 			continue;
 		session_packet(e, pkt, (size_t)n, (struct sockaddr *)&src, srclen, NULL);
 	}
@@ -628,7 +633,7 @@ void session_probe(struct contact *c, const struct sockaddr_storage *ss, const s
 		int m = noise_encrypt(c->s.cur, pt, pl, out, sizeof(out));
 		if (m < 0)
 			return;
-		if (sendto(c->e->fd, out, (size_t)m, 0, (const struct sockaddr *)&ss[i], len[i]) < 0)
+		if (sendto(path_sock(c), out, (size_t)m, 0, (const struct sockaddr *)&ss[i], len[i]) < 0)
 			log_debug("%s: probe: %s", c->id, strerror(errno));
 	}
 }
