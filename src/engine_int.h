@@ -39,7 +39,7 @@ enum {
 	PATH_PUNCH_MAX_MS = 15000,	/* ... up to this */
 	PATH_PUNCH_DEFAULT_HALF_MS = 50,	/* half the relay round trip before one is measured */
 	PATH_SPRAY_ROUND = 3,		/* the probe rounds that spray instead (spray.c) */
-	PATH_SPRAY_ROUND2 = 8,
+	PATH_SPRAY_ROUND2 = 5,
 };
 
 /* Engine-only contact flag, kept in the contacts file with the others: another key claimed

@@ -257,6 +257,19 @@ def sc_stalled(w, args, cl):
         raise Fail(f"the first message took {st[2]:.1f} s to be delivered; {detail}")
     if st[1] > ref[1] + 3:
         raise Fail(f"behind the stalled router online {st[1] - ref[1]:.1f} s later; {detail}")
+    # The mapping attempts did run, and ended only after the chat had gone on without them.
+    ss = cl[-1]
+    end = time.monotonic() + 15
+    while "no port mapping on the router" not in ss.stderr():
+        if time.monotonic() > end:
+            raise Fail("ss: no 'no port mapping on the router' log line within 15 s: "
+                       "were UPnP and NAT-PMP tried at all?")
+        time.sleep(0.1)
+    took = time.monotonic() - ss.t_spawn
+    if took < st[1]:
+        raise Fail(f"ss: the mapping attempts gave up {took:.1f} s after the start, before "
+                   f"online ({st[1]:.1f} s): the router did not stall them")
+    detail += f"; its mapping attempts gave up {took:.1f} s after its start"
     return st[3], detail
 
 
