@@ -17,6 +17,7 @@
 
 #include "engine_int.h"
 #include "log.h"
+#include "netwatch.h"
 #include "store.h"
 #include "syncer.h"
 #include "util.h"
@@ -1263,6 +1264,28 @@ static void portmap_start(struct engine *e)
 		log_warn("port mapping: cannot start (out of memory or threads)");
 }
 
+/* An address or a link came or went: ask for the mapping again, tell the home our addresses,
+ * and check every path off the LAN (a PING that must be answered; silence moves it to the
+ * relay) or, on the relay, probe for a direct one now. */
+static void on_net_changed(void *arg)
+{
+	struct engine *e = arg;
+	if (e->nat)
+		nat_refresh(e->nat);
+	rdv_addrs_changed(e->rdv);
+	for (size_t i = 0; i < e->ncontacts; i++) {
+		struct contact *c = e->contacts[i];
+		if (!session_up(c))
+			continue;
+		if (c->s.relay) {
+			path_candidates_changed(c);
+		} else {
+			rel_ask_ack(&c->rel);
+			c->s.ka_out = 1;
+		}
+	}
+}
+
 /* --- life cycle --- */
 
 static int load_nick(struct engine *e, const char *want)
@@ -1357,6 +1380,8 @@ struct engine *engine_new(struct loop *l, const struct engine_opts *o, engine_ev
 		goto fail;
 	if (!e->lan_only && !o->no_portmap)
 		portmap_start(e);
+	if (!e->lan_only)
+		e->netwatch = netwatch_new(l, on_net_changed, e);
 	loop_on_pass(l, engine_pass, e);
 	lan_announce(e->lan, 1);	/* peers answer at once: a restart reconnects quickly */
 	timer_init(&e->t_probe, probe_lan, e);
@@ -1387,6 +1412,7 @@ void engine_free(struct engine *e)
 		if (c->log && jlog_written(c->log) != jlog_end(c->log))
 			jlog_flush(c->log);
 	}
+	netwatch_free(e->netwatch);
 	nat_free(e->nat);		/* the mapping goes (bounded by NAT_FREE_MAX_MS) */
 	e->nat = NULL;
 	drain_deferred(e);

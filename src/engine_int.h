@@ -178,6 +178,7 @@ struct engine {
 	int autoreplies_due;		/* some contact has autoreply_due set */
 	/* the router's port mapping (UPnP IGD / NAT-PMP): a candidate sent first in LOGIN */
 	struct nat *nat;		/* NULL in LAN-only mode or with --no-portmap */
+	struct netwatch *netwatch;	/* address and link changes; NULL in LAN-only mode */
 	struct sockaddr_storage map_addr;	/* external address:port; map_len 0 = none */
 	socklen_t map_len;
 	int map_failed_logged;		/* a failed round was logged at info level */

@@ -226,6 +226,49 @@ def sc_fall_back(w, args, cl):
     return "direct->relay", f"path relay {took:.1f} s after the direct path was blackholed"
 
 
+def sc_new_address(w, args, cl):
+    """A (behind an eim router with miniupnpd) and B (eim) talk directly; in the middle of a
+    paced stream A's host changes its LAN address, as after a new DHCP lease: A notices (netlink),
+    its router maps the port again to the new address, the conversation goes on, and every
+    message arrives exactly once, in order."""
+    ha, hb = w.home("eim", upnp=True), w.home("eim")
+    ah = w.lan_host(ha, "na")
+    a = cl.add(w.client(ah, "na"))
+    b = cl.add(w.client(w.lan_host(hb, "nb"), "nb"))
+    a.expect("info", lambda f: " ".join(f).startswith("port mapping:"), 20, "a port mapping")
+    w.register(a)
+    w.register(b)
+    pa, pb = w.befriend(a, b, ONLINE_S)
+    if (pa, pb) != ("direct", "direct"):
+        raise Fail(f"online on {pa}/{pb}, want direct")
+    n = args.count
+    feeders = pathlab.stream_start(a, b, "n", n, rate=max(n / 15.0, 1.0))
+    for me, other, wd in ((a, b, "na"), (b, a, "nb")):
+        other.wait(lambda s: len(s.shown(me.id, wd)) >= n // 5, 60,
+                   f"{other.label}: {n // 5} messages from {me.name} before the change")
+    old = ah.addr4
+    new = old.rsplit(".", 1)[0] + ".200"
+    infos = len(a.infos())
+    w.lab.run(ah, ["sysctl", "-qw", "net.ipv4.conf.eth0.promote_secondaries=1"])
+    w.lab.run(ah, ["ip", "addr", "add", new + "/24", "dev", "eth0"])
+    w.lab.run(ah, ["ip", "addr", "del", old + "/24", "dev", "eth0"])
+    t = time.monotonic()
+    a.wait(lambda s: len(s.infos()) > infos and any(i.startswith("port mapping:")
+                                                     for i in s.infos()[infos:]), 20,
+           f"{a.label}: a new port mapping after the address change")
+    took = time.monotonic() - t
+    deadline = time.monotonic() + 10
+    while not [m for m in natlab.mapped_ports(w.lab, ha.router) if m[1] == new]:
+        if time.monotonic() > deadline:
+            raise Fail(f"no mapping to {new} on the router: "
+                       f"{natlab.mapped_ports(w.lab, ha.router)}")
+        time.sleep(0.1)
+    a.streamed = True
+    pathlab.stream_finish(a, b, "n", n, feeders, 60 + n * 0.12)
+    return a.path_of(b), (f"{old} -> {new}: mapped again to the new address {took:.1f} s "
+                          f"after the change; the stream went on")
+
+
 def first_chat(w, host, name, n_contact, cl):
     """A fresh client on host: register, befriend n_contact, one message. Returns the seconds
     from its start to login, to online, and from its /msg to delivered, and the path."""
@@ -283,6 +326,7 @@ SCENARIOS = [
     ("ipv6", sc_ipv6),
     ("move-direct", sc_move_direct),
     ("fall-back", sc_fall_back),
+    ("new-address", sc_new_address),
     ("stalled", sc_stalled),
 ]
 
