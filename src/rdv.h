@@ -50,6 +50,8 @@ struct rdv_srv *rdv_relay_srv(struct rdv *r, const struct contact *c);
 /* One peer packet (1..RDV_RELAY_MAX bytes) to pk through s, outside rel: 0, or -1 if the
  * session with s is not up. Relayed packets come back through path_relay_input. */
 int rdv_relay_send(struct rdv_srv *s, const uint8_t pk[32], const uint8_t *pkt, size_t len);
+/* 1 if the home session runs over TCP because UDP got no answer. */
+int rdv_udp_blocked(const struct rdv *r);
 /* c's candidate addresses from its last presence (in the engine socket's family); count. */
 int rdv_candidates(struct rdv *r, const struct contact *c, struct sockaddr_storage *ss, socklen_t *len, int max);
 

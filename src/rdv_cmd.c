@@ -179,6 +179,11 @@ struct rdv_srv *rdv_relay_srv(struct rdv *r, const struct contact *c)
 	return p->srv;
 }
 
+int rdv_udp_blocked(const struct rdv *r)
+{
+	return r && r->home && r->home->phase == SRV_UP && r->home->tcp.used;
+}
+
 static void connect_peer(struct rdv *r, struct rdv_peer *p)
 {
 	struct sockaddr_storage ss[RDV_ADDR_MAX];

@@ -146,8 +146,8 @@ static int open_socket(const struct engine *e)
 void spray_start(struct contact *c)
 {
 	struct engine *e = c->e;
-	if (e->spray || !session_up(c) || c->s.ncand == 0)
-		return;
+	if (e->spray || !session_up(c) || c->s.ncand == 0 || rdv_udp_blocked(e->rdv))
+		return;		/* one at a time; and where UDP is blocked, 768 packets for nothing */
 	struct spray *sp = calloc(1, sizeof(*sp));
 	if (!sp)
 		return;
