@@ -252,6 +252,8 @@ int path_sock(const struct contact *c);	/* the socket of c's direct path */
 /* spray.c */
 void spray_start(struct contact *c);
 int spray_owns(const struct engine *e, int fd);
+/* 1 if fd is a socket of a spray for c (which may then take it as its own). */
+int spray_for(const struct engine *e, const struct contact *c, int fd);
 void spray_forget(struct engine *e, const struct contact *c);
 void spray_free(struct engine *e);
 void path_tick(struct loop *l, void *arg);

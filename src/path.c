@@ -136,6 +136,10 @@ static void set_sock(struct contact *c)
 {
 	struct engine *e = c->e;
 	int fd = e->rx_fd > 0 && e->rx_fd != e->fd ? e->rx_fd : 0;
+	/* Only the contact a spray is for takes one of its sockets: another peer that happens
+	 * to reach one (a stranger's INIT) is answered from the main socket. */
+	if (fd && fd != c->s.own_fd && !spray_for(e, c, fd))
+		fd = 0;
 	if (fd == c->s.own_fd)
 		return;
 	if (c->s.own_fd > 0 && !spray_owns(e, c->s.own_fd)) {

@@ -100,6 +100,11 @@ int spray_owns(const struct engine *e, int fd)
 	return 0;
 }
 
+int spray_for(const struct engine *e, const struct contact *c, int fd)
+{
+	return e->spray && e->spray->c == c && spray_owns(e, fd);
+}
+
 static void spray_end(struct spray *sp)
 {
 	struct engine *e = sp->e;
@@ -185,10 +190,9 @@ void spray_forget(struct engine *e, const struct contact *c)
 		e->spray->c = NULL;
 }
 
+/* The engine stops (before its contacts are freed: a socket a contact took stays its). */
 void spray_free(struct engine *e)
 {
-	if (e->spray) {
-		e->spray->c = NULL;
+	if (e->spray)
 		spray_end(e->spray);
-	}
 }
