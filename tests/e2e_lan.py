@@ -134,6 +134,41 @@ class Lines:
     def events(self, word):
         return list(self.sync().ev[word])
 
+    # --- the process: commands in, its end, its stderr ---
+
+    def send(self, *lines):
+        self.proc.popen.stdin.write("".join(line + "\n" for line in lines).encode())
+        self.proc.popen.stdin.flush()
+
+    def expect(self, word, pred, timeout, what):
+        """The first event `word` whose fields satisfy pred, waiting up to timeout."""
+        return self.wait(lambda s: next((f for f in s.ev[word] if pred(f)), None), timeout,
+                         f"{self.label}: {what}")
+
+    def alive(self):
+        return self.proc.popen.poll() is None
+
+    def stderr(self):
+        with open(self.proc.err_path, errors="replace") as f:
+            return f.read()
+
+    def quit(self, timeout=15):
+        """/quit: exit status 0 within timeout and no sanitizer report, or Fail. Returns
+        when /quit was sent."""
+        self.send("/quit")
+        self.proc.close_stdin()
+        t = time.monotonic()
+        try:
+            rc = self.proc.wait(timeout)
+        except Exception:
+            raise Fail(f"{self.label}: did not exit within {timeout} s of /quit")
+        if rc != 0:
+            raise Fail(f"{self.label}: exit status {rc} after /quit\n{self.proc.tail()}")
+        err = self.stderr()
+        if "Sanitizer" in err or "runtime error" in err:
+            raise Fail(f"{self.label}: sanitizer report\n{self.proc.tail()}")
+        return t
+
 
 class Client(Lines):
     """One tincan process."""
@@ -146,12 +181,7 @@ class Client(Lines):
         self.addr = None
 
     def send_lines(self, lines):
-        data = "".join(line + "\n" for line in lines).encode()
-        self.proc.popen.stdin.write(data)
-        self.proc.popen.stdin.flush()
-
-    def alive(self):
-        return self.proc.popen.poll() is None
+        self.send(*lines)
 
     def shown(self, sender, word):
         """(msgid, text) of the messages from sender whose text starts with word + space."""

@@ -22,15 +22,12 @@ the exit status is 1.
 
 import os
 import re
-import shutil
 import signal
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import natlab  # noqa: E402
-import netlab  # noqa: E402
 import rdvlab  # noqa: E402
 from e2e_lan import Fail, Lines, pk_of  # noqa: E402
 
@@ -57,14 +54,6 @@ class Client(Lines):
         self.t_ready = time.monotonic()
         pk_of(self.id)
 
-    def send(self, *lines):
-        self.proc.popen.stdin.write("".join(line + "\n" for line in lines).encode())
-        self.proc.popen.stdin.flush()
-
-    def expect(self, word, pred, timeout, what):
-        return self.wait(lambda s: next((f for f in s.ev[word] if pred(f)), None), timeout,
-                         f"{self.label}: {what}")
-
     def info_lines(self):
         return [" ".join(f) for f in self.events("info")]
 
@@ -74,25 +63,6 @@ class Client(Lines):
     def wait_mapping(self, timeout):
         self.wait(lambda s: s.mappings(), timeout, f"{self.label}: a 'port mapping' info line")
         return self.mappings()[0]
-
-    def stderr(self):
-        with open(self.proc.err_path, errors="replace") as f:
-            return f.read()
-
-    def quit(self, timeout=15):
-        self.send("/quit")
-        self.proc.close_stdin()
-        t = time.monotonic()
-        try:
-            rc = self.proc.wait(timeout)
-        except Exception:
-            raise Fail(f"{self.label}: did not exit within {timeout} s of /quit")
-        if rc != 0:
-            raise Fail(f"{self.label}: exit status {rc} after /quit\n{self.proc.tail()}")
-        err = self.stderr()
-        if "Sanitizer" in err or "runtime error" in err:
-            raise Fail(f"{self.label}: sanitizer report\n{self.proc.tail()}")
-        return t
 
 
 def register(c, srv_id=None):
@@ -296,25 +266,8 @@ def main():
         print("e2e_portmap: needs root for network namespaces")
         return 1
     tincan, tincand = (os.path.abspath(a) for a in sys.argv[1:3])
-    t0 = time.monotonic()
-    tmp = tempfile.mkdtemp(prefix="e2e-portmap-")
-    ok = False
-    try:
-        with netlab.Lab("pmap", timeout=150) as lab:
-            try:
-                run(lab, tincan, tincand, tmp)
-                ok = True
-            finally:
-                lab.failed = not ok
-    except (Fail, netlab.ExpectTimeout, netlab.LabError, netlab.LabTimeout, rdvlab.Fail) as e:
-        print(f"FAIL: {e}", file=sys.stderr)
-    finally:
-        if ok:
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            print(f"state kept in {tmp}", file=sys.stderr)
-    print(f"e2e_portmap: {'ok' if ok else 'FAILED'} in {time.monotonic() - t0:.1f} s")
-    return 0 if ok else 1
+    return rdvlab.lab_main("e2e_portmap", "pmap", 150,
+                           lambda lab, tmp: run(lab, tincan, tincand, tmp), (Fail,))
 
 
 if __name__ == "__main__":

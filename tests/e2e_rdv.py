@@ -18,14 +18,11 @@ is printed, the logs are kept and the exit status is 1.
 import argparse
 import os
 import re
-import shutil
 import signal
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import netlab  # noqa: E402
 import rdvlab  # noqa: E402
 from e2e_lan import Fail, Lines, pk_of  # noqa: E402
 
@@ -49,34 +46,11 @@ class Client(Lines):
                             f"{label}: ready")
         pk_of(self.id)
 
-    def send(self, *lines):
-        data = "".join(line + "\n" for line in lines).encode()
-        self.proc.popen.stdin.write(data)
-        self.proc.popen.stdin.flush()
-
     def has(self, word, pred=lambda f: True):
         return any(pred(f) for f in self.ev[word])
 
-    def expect(self, word, pred, timeout, what):
-        return self.wait(lambda s: next((f for f in s.ev[word] if pred(f)), None), timeout,
-                         f"{self.label}: {what}")
-
     def errors(self):
         return self.events("error")
-
-    def quit(self, timeout=15):
-        self.send("/quit")
-        self.proc.close_stdin()
-        try:
-            rc = self.proc.wait(timeout)
-        except Exception:
-            raise Fail(f"{self.label}: did not exit within {timeout} s of /quit")
-        if rc != 0:
-            raise Fail(f"{self.label}: exit status {rc} after /quit\n{self.proc.tail()}")
-
-    def stderr(self):
-        with open(self.proc.err_path, errors="replace") as f:
-            return f.read()
 
 
 def register(c, name, host, server_id=None):
@@ -355,78 +329,63 @@ def main():
     ap.add_argument("--flood", type=int, default=20000)
     args = ap.parse_args()
     tincan, tincand = os.path.abspath(args.tincan), os.path.abspath(args.tincand)
-    t0 = time.monotonic()
-    tmp = tempfile.mkdtemp(prefix="e2e-rdv-")
-    ok = False
-    try:
-        with netlab.Lab("rdv", timeout=300) as lab:
-            world = rdvlab.World(lab, tincand, tmp, NET, ADDRS, [SRV1, SRV2], PORT)
-            srv1 = world.start_server(0)
-            homes = {n: os.path.join(tmp, n) for n in ADDRS}
-            for h in homes.values():
-                os.makedirs(h)
 
-            def client(name, run=0):
-                return Client(lab, world.hosts[name], name, tincan, homes[name], run)
+    def body(lab, tmp):
+        world = rdvlab.World(lab, tincand, tmp, NET, ADDRS, [SRV1, SRV2], PORT)
+        srv1 = world.start_server(0)
+        homes = {n: os.path.join(tmp, n) for n in ADDRS}
+        for h in homes.values():
+            os.makedirs(h)
 
-            stamp = time.monotonic()
-            world.stun_check("alice", 0)
-            print(f"stun: turnutils_stunclient gets the right mapped address "
-                  f"({time.monotonic() - stamp:.1f} s)")
+        def client(name, run=0):
+            return Client(lab, world.hosts[name], name, tincan, homes[name], run)
 
-            alice, bob = client("alice"), client("bob")
-            stamp = time.monotonic()
-            phase_chat(alice, bob, srv1.server_id)
-            print(f"chat: registered, request accepted, online direct, messages both ways "
-                  f"({time.monotonic() - stamp:.1f} s)")
-            carol = client("carol")
-            sniff = world.sniffer("carol", 0)
-            stamp = time.monotonic()
-            phase_carol(carol, alice, bob, world)
-            print(f"carol: asked bob and alice, looked up, subscribed; they changed status "
-                  f"({time.monotonic() - stamp:.1f} s)")
+        stamp = time.monotonic()
+        world.stun_check("alice", 0)
+        print(f"stun: turnutils_stunclient gets the right mapped address "
+              f"({time.monotonic() - stamp:.1f} s)")
 
-            stamp = time.monotonic()
-            bob, total, relogin = phase_offline(lab, world, srv1, alice, bob, client, args.count)
-            print(f"offline: {args.count} sealed in bob's mailbox, tincand SIGKILLed and "
-                  f"restarted, each shown once in order and delivered; the text is in none "
-                  f"of the server's {total} bytes of files ({time.monotonic() - stamp:.1f} s; "
-                  f"alice logged in again {relogin:.1f} s after the restart)")
-            sniff.kill()
-            sniff.wait(5)
-            print("carol: " + check_carol(carol, alice, bob, sniff))
+        alice, bob = client("alice"), client("bob")
+        stamp = time.monotonic()
+        phase_chat(alice, bob, srv1.server_id)
+        print(f"chat: registered, request accepted, online direct, messages both ways "
+              f"({time.monotonic() - stamp:.1f} s)")
+        carol = client("carol")
+        sniff = world.sniffer("carol", 0)
+        stamp = time.monotonic()
+        phase_carol(carol, alice, bob, world)
+        print(f"carol: asked bob and alice, looked up, subscribed; they changed status "
+              f"({time.monotonic() - stamp:.1f} s)")
 
-            stamp = time.monotonic()
-            dave = phase_two_servers(world, alice, client)
-            print(f"two servers: alice@{SRV1} and dave@{SRV2} added each other and chatted "
-                  f"directly ({time.monotonic() - stamp:.1f} s)")
+        stamp = time.monotonic()
+        bob, total, relogin = phase_offline(lab, world, srv1, alice, bob, client, args.count)
+        print(f"offline: {args.count} sealed in bob's mailbox, tincand SIGKILLed and "
+              f"restarted, each shown once in order and delivered; the text is in none "
+              f"of the server's {total} bytes of files ({time.monotonic() - stamp:.1f} s; "
+              f"alice logged in again {relogin:.1f} s after the restart)")
+        sniff.kill()
+        sniff.wait(5)
+        print("carol: " + check_carol(carol, alice, bob, sniff))
 
-            eve, took, sent, secs, replies = phase_flood(world, client, args.flood)
-            print(f"flood: eve logged in {took:.1f} s into a flood of {sent} packets in "
-                  f"{secs:.1f} s (replies to mallory: {replies or 'none'})")
-            for c in (alice, bob, carol, dave, eve):
-                c.quit()
-            # the daemons stop cleanly on SIGTERM, without a sanitizer report
-            for srv in world.servers:
-                srv.proc.kill(signal.SIGTERM)
-                rc = srv.proc.wait(15)
-                err = srv.stderr()
-                if rc != 0 or "Sanitizer" in err or "runtime error" in err:
-                    raise Fail(f"tincand {srv.addr}: status {rc} after SIGTERM\n{srv.proc.tail()}")
-            for c in (alice, bob, carol, dave, eve):
-                err = c.stderr()
-                if "Sanitizer" in err or "runtime error" in err:
-                    raise Fail(f"{c.label}: sanitizer report\n{c.proc.tail()}")
-            ok = True
-    except (Fail, netlab.ExpectTimeout, netlab.LabError, netlab.LabTimeout, rdvlab.Fail) as e:
-        print(f"FAIL: {e}", file=sys.stderr)
-    finally:
-        if ok:
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            print(f"state kept in {tmp}", file=sys.stderr)
-    print(f"e2e_rdv: {'ok' if ok else 'FAILED'} in {time.monotonic() - t0:.1f} s")
-    return 0 if ok else 1
+        stamp = time.monotonic()
+        dave = phase_two_servers(world, alice, client)
+        print(f"two servers: alice@{SRV1} and dave@{SRV2} added each other and chatted "
+              f"directly ({time.monotonic() - stamp:.1f} s)")
+
+        eve, took, sent, secs, replies = phase_flood(world, client, args.flood)
+        print(f"flood: eve logged in {took:.1f} s into a flood of {sent} packets in "
+              f"{secs:.1f} s (replies to mallory: {replies or 'none'})")
+        for c in (alice, bob, carol, dave, eve):
+            c.quit()
+        # the daemons stop cleanly on SIGTERM, without a sanitizer report
+        for srv in world.servers:
+            srv.proc.kill(signal.SIGTERM)
+            rc = srv.proc.wait(15)
+            err = srv.stderr()
+            if rc != 0 or "Sanitizer" in err or "runtime error" in err:
+                raise Fail(f"tincand {srv.addr}: status {rc} after SIGTERM\n{srv.proc.tail()}")
+
+    return rdvlab.lab_main("e2e_rdv", "rdv", 300, body, (Fail,))
 
 
 if __name__ == "__main__":

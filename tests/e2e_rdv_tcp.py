@@ -16,14 +16,11 @@ failure the reason is printed, the logs are kept and the exit status is 1.
 import argparse
 import os
 import re
-import shutil
 import signal
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import netlab  # noqa: E402
 import rdvlab  # noqa: E402
 from e2e_lan import Fail  # noqa: E402
 from e2e_rdv import Client  # noqa: E402
@@ -215,67 +212,52 @@ def main():
     ap.add_argument("--count", type=int, default=50)
     args = ap.parse_args()
     tincan, tincand = os.path.abspath(args.tincan), os.path.abspath(args.tincand)
-    t0 = time.monotonic()
-    tmp = tempfile.mkdtemp(prefix="e2e-rdv-tcp-")
-    ok = False
-    try:
-        with netlab.Lab("rtcp", timeout=150) as lab:
-            world = rdvlab.World(lab, tincand, tmp, NET, ADDRS, [SRV], PORT)
-            world.fake = lab.host("fake")
-            lab.link(world.fake, world.inet, addr4=f"{FAKE}/24")
-            srv = world.start_server(0, "bob")
-            lab.run(world.hosts["alice"], ["nft", "-f", "-"], input=BLOCK_UDP)
-            homes = {n: os.path.join(tmp, n) for n in ADDRS}
-            for h in homes.values():
-                os.makedirs(h)
 
-            def client(name, run=0):
-                return Client(lab, world.hosts[name], name, tincan, homes[name], run)
+    def body(lab, tmp):
+        world = rdvlab.World(lab, tincand, tmp, NET, ADDRS, [SRV], PORT)
+        world.fake = lab.host("fake")
+        lab.link(world.fake, world.inet, addr4=f"{FAKE}/24")
+        srv = world.start_server(0, "bob")
+        lab.run(world.hosts["alice"], ["nft", "-f", "-"], input=BLOCK_UDP)
+        homes = {n: os.path.join(tmp, n) for n in ADDRS}
+        for h in homes.values():
+            os.makedirs(h)
 
-            alice, bob = client("alice"), client("bob")
-            took, drops = phase_login(lab, alice, bob)
-            print(f"login: alice (no UDP) registered over TCP in {took:.1f} s "
-                  f"({drops[1]} UDP packets dropped on the way out, {drops[0]} in); "
-                  f"bob stayed on UDP")
-            took = phase_bad_frames(lab, world, alice)
-            print(f"bad frames: frame lengths 0 and 65535 closed alice's connection each time; "
-                  f"she connected again ({took:.1f} s for both)")
-            stamp = time.monotonic()
-            phase_contact(alice, bob)
-            print(f"contact: alice added bob, bob accepted, his presence reached alice "
-                  f"({time.monotonic() - stamp:.1f} s)")
-            stamp = time.monotonic()
-            bob, queued = phase_mailbox(alice, bob, client, args.count)
-            print(f"mailbox: {args.count} messages from alice over TCP to bob's mailbox, each "
-                  f"shown once in order ({time.monotonic() - stamp:.1f} s)")
-            relogin = phase_restart(world, srv, alice)
-            print(f"restart: tincand SIGKILLed and restarted; alice logged in again over TCP "
-                  f"{relogin:.1f} s after the kill")
-            stamp = time.monotonic()
-            before = phase_delivered(lab, alice, bob, queued)
-            print(f"delivered: {before} at first; then, through the relay over alice's TCP "
-                  f"stream (both see path relay), once for each of the {args.count} "
-                  f"({time.monotonic() - stamp:.1f} s)")
-            for c in (alice, bob):
-                c.quit()
-            srv.proc.kill(signal.SIGTERM)
-            rc = srv.proc.wait(15)
-            if rc != 0 or "Sanitizer" in srv.stderr() or "runtime error" in srv.stderr():
-                raise Fail(f"tincand: status {rc} after SIGTERM\n{srv.proc.tail()}")
-            for c in (alice, bob):
-                err = c.stderr()
-                if "Sanitizer" in err or "runtime error" in err:
-                    raise Fail(f"{c.label}: sanitizer report\n{c.proc.tail()}")
-            ok = True
-    except (Fail, netlab.ExpectTimeout, netlab.LabError, netlab.LabTimeout, rdvlab.Fail) as e:
-        print(f"FAIL: {e}", file=sys.stderr)
-    finally:
-        if ok:
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            print(f"state kept in {tmp}", file=sys.stderr)
-    print(f"e2e_rdv_tcp: {'ok' if ok else 'FAILED'} in {time.monotonic() - t0:.1f} s")
-    return 0 if ok else 1
+        def client(name, run=0):
+            return Client(lab, world.hosts[name], name, tincan, homes[name], run)
+
+        alice, bob = client("alice"), client("bob")
+        took, drops = phase_login(lab, alice, bob)
+        print(f"login: alice (no UDP) registered over TCP in {took:.1f} s "
+              f"({drops[1]} UDP packets dropped on the way out, {drops[0]} in); "
+              f"bob stayed on UDP")
+        took = phase_bad_frames(lab, world, alice)
+        print(f"bad frames: frame lengths 0 and 65535 closed alice's connection each time; "
+              f"she connected again ({took:.1f} s for both)")
+        stamp = time.monotonic()
+        phase_contact(alice, bob)
+        print(f"contact: alice added bob, bob accepted, his presence reached alice "
+              f"({time.monotonic() - stamp:.1f} s)")
+        stamp = time.monotonic()
+        bob, queued = phase_mailbox(alice, bob, client, args.count)
+        print(f"mailbox: {args.count} messages from alice over TCP to bob's mailbox, each "
+              f"shown once in order ({time.monotonic() - stamp:.1f} s)")
+        relogin = phase_restart(world, srv, alice)
+        print(f"restart: tincand SIGKILLed and restarted; alice logged in again over TCP "
+              f"{relogin:.1f} s after the kill")
+        stamp = time.monotonic()
+        before = phase_delivered(lab, alice, bob, queued)
+        print(f"delivered: {before} at first; then, through the relay over alice's TCP "
+              f"stream (both see path relay), once for each of the {args.count} "
+              f"({time.monotonic() - stamp:.1f} s)")
+        for c in (alice, bob):
+            c.quit()
+        srv.proc.kill(signal.SIGTERM)
+        rc = srv.proc.wait(15)
+        if rc != 0 or "Sanitizer" in srv.stderr() or "runtime error" in srv.stderr():
+            raise Fail(f"tincand: status {rc} after SIGTERM\n{srv.proc.tail()}")
+
+    return rdvlab.lab_main("e2e_rdv_tcp", "rtcp", 150, body, (Fail,))
 
 
 if __name__ == "__main__":

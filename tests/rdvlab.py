@@ -8,9 +8,13 @@ mac1). Root only; stdlib only.
 import hashlib
 import os
 import re
+import shutil
 import signal
 import sys
+import tempfile
 import time
+
+import netlab
 
 
 P25519 = 2 ** 255 - 19
@@ -18,6 +22,33 @@ P25519 = 2 ** 255 - 19
 
 class Fail(Exception):
     """Something in the lab did not behave."""
+
+
+def lab_main(name, lab_name, timeout, body, errors=()):
+    """The frame of an end-to-end script: a temporary directory and a lab of its own,
+    body(lab, tmp), and a last line "<name>: ok|FAILED in N s". The directory is removed
+    after a pass and kept (and named) after a failure; the lab keeps its logs then. Fail
+    (this module's, or one of errors) and the lab's own errors fail the run. Returns the
+    exit status."""
+    t0 = time.monotonic()
+    tmp = tempfile.mkdtemp(prefix=name.replace("_", "-") + "-")
+    ok = False
+    try:
+        with netlab.Lab(lab_name, timeout=timeout) as lab:
+            try:
+                body(lab, tmp)
+                ok = True
+            finally:
+                lab.failed = not ok
+    except ((Fail, netlab.ExpectTimeout, netlab.LabError, netlab.LabTimeout) + tuple(errors)) as e:
+        print(f"FAIL: {e}", file=sys.stderr)
+    finally:
+        if ok:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            print(f"state kept in {tmp}", file=sys.stderr)
+    print(f"{name}: {'ok' if ok else 'FAILED'} in {time.monotonic() - t0:.1f} s")
+    return 0 if ok else 1
 
 
 def ed25519_to_x25519(pk):
