@@ -46,6 +46,7 @@ from pathlab import SRV4, SRV6, Fail  # noqa: E402
 
 GOAL_S = {"lan": 1.0, "direct": 1.0, "relay": 3.0}   # both logged in -> first delivered
 SLOW_LOGIN_S = 1.0          # a later login than this: the client's rendezvous log is shown
+RTT_WARM = 20               # round trips not counted before each measurement
 WARM_S = 10                 # section 3's window starts this long after the clients
 DISC_PORT = 7789            # LAN beacons (lan.c)
 KEEPALIVE_S = 25.0          # goal: at most one packet per this on the path, idle
@@ -58,7 +59,8 @@ RELAY_CONF = [              # the relay limits of this bench's tincand (man tinc
 TIMERS = [                  # (destination, period s, tolerance s, what it is) for section 3
     ("peer", 25.0, 1.5, "session keepalive PING/PONG (engine_int.h KEEPALIVE_MS 25 s)"),
     ("rdv", 25.0, 1.5, "rendezvous keepalive (rdv_int.h RDV_KEEPALIVE_MS 25 s)"),
-    ("lan", 10.0, 2.5, "LAN beacons (lan.c LAN_PERIOD_MS 10 s +-20%)")]
+    ("lan", 10.0, 2.5, "LAN beacons (lan.c LAN_PERIOD_MS 10 s +-20%)"),
+    ("other", 0, 1e9, "the kernel's own (IPv6 router solicitations, MLD, IGMP), not tincan's")]
 
 
 
@@ -189,17 +191,19 @@ def pct(xs, p):
 
 
 def rtt(a, b, n, word):
-    """n messages one at a time: seconds from writing /msg to seeing its `delivered`."""
+    """n messages one at a time (after RTT_WARM not counted): seconds from writing /msg to
+    seeing its `delivered`."""
     text = word + " " + "r" * 40
     out = []
-    for _ in range(n):
+    for run in range(n + RTT_WARM):
         k = len(a.sync().queued[b.id])
         t = time.monotonic()
         a.send(f"/msg {b.id} {text}")
         a.wait(lambda s: len(s.queued[b.id]) > k, 10, "queued")
         mid = a.queued[b.id][k]
         a.wait(lambda s: s.delivered[b.id][mid], 10, f"delivered {mid}")
-        out.append(time.monotonic() - t)
+        if run >= RTT_WARM:
+            out.append(time.monotonic() - t)
     return out
 
 
@@ -363,11 +367,12 @@ def idle(w, args, pair):
     return t1 - t0, res
 
 
-def make_pair(w):
-    """An eim-eim pair, online on the direct path, with packet counters in both namespaces."""
+def make_pair(w, cl):
+    """An eim-eim pair, online on the direct path, with packet counters in both namespaces
+    (the clients added to cl)."""
     ha, hb = w.home("eim"), w.home("eim")
-    a = w.client(w.lan_host(ha, "pa"), "pa")
-    b = w.client(w.lan_host(hb, "pb"), "pb")
+    a = cl.add(w.client(w.lan_host(ha, "pa"), "pa"))
+    b = cl.add(w.client(w.lan_host(hb, "pb"), "pb"))
     w.register(a)
     w.register(b)
     pa, pb = w.befriend(a, b, e2e_nat.ONLINE_S)
@@ -442,16 +447,16 @@ def print2(d, r, args):
           f"burst of {args.burst} x {args.size} B")
     print("   No goal is set for these figures: the relay is measured against the direct "
           "path of the same pair.")
-    print(f"   {'':34} {'direct':>12} {'relay':>12} {'relay added':>12}")
+    print(f"   {'':40} {'direct':>12} {'relay':>12} {'relay added':>12}")
     for p in (50, 99):
         x, y = pct(d["rtt"], p) * 1e3, pct(r["rtt"], p) * 1e3 if r else None
-        print(f"   {'/msg -> delivered p' + str(p) + ' (ms)':34} {x:12.3f} "
+        print(f"   {'/msg -> delivered p' + str(p) + ' (ms)':40} {x:12.3f} "
               + (f"{y:12.3f} {y - x:+12.3f}" if r else f"{'-':>12}"))
     for label, f in (("burst: first /msg -> last delivered (s)", lambda v: v["secs"]),
                      ("burst: messages/s", lambda v: args.burst / v["secs"]),
                      ("burst: payload bytes/s", lambda v: args.burst * args.size / v["secs"])):
         x = f(d)
-        print(f"   {label:34} {x:12.3f} " + (f"{f(r):12.3f} {f(r) - x:+12.3f}" if r else ""))
+        print(f"   {label:40} {x:12.3f} " + (f"{f(r):12.3f} {f(r) - x:+12.3f}" if r else ""))
     for v, name in ((d, "direct"), (r, "relay")):
         if v:
             s = v["sent"]
@@ -481,6 +486,8 @@ def timer_of(kind, times):
                                        if len(c) > 1 else f"({c[0][1]} B)") for c in cl[:6])
     at += " ..." if len(cl) > 6 else ""
     gaps = [y[0][0] - x[0][0] for x, y in zip(cl, cl[1:])]
+    if kind == "other":
+        return f"at {at} s: " + TIMERS[-1][3]
     if not gaps:
         return f"at {at or '-'} s"
     g = statistics.median(gaps)
@@ -489,11 +496,20 @@ def timer_of(kind, times):
     return f"at {at} s; every {g:.1f} s: {name}"
 
 
-def crossed(mine, theirs, within=0.1):
-    """The start times of my groups of more than one packet, each with whether the other
-    side sent within `within` s of it."""
-    return [(c[0][0], any(abs(t - c[0][0]) <= within for t, _ in theirs))
-            for c in clusters(mine) if len(c) > 1]
+def exchange(me, mine, other, theirs, within=0.1):
+    """Each group of more than one of my packets, merged with the other side's packets
+    around it, in time order: "+40.200: pa 63 B, pb 87 B (+0.4 ms), ..." """
+    out = []
+    for c in clusters(mine):
+        if len(c) < 2:
+            continue
+        t0, t1 = c[0][0] - within, c[-1][0] + within
+        ev = sorted([(t, me, n) for t, n in c] +
+                    [(t, other, n) for t, n in theirs if t0 <= t <= t1])
+        out.append(f"+{ev[0][0]:.3f}: " + ", ".join(
+            f"{who} {n} B" + (f" (+{1000 * (t - ev[0][0]):.1f} ms)" if t > ev[0][0] else "")
+            for t, who, n in ev))
+    return out
 
 
 def print3(secs, res, pair):
@@ -508,7 +524,8 @@ def print3(secs, res, pair):
     labels = list(res)
     for label, r in res.items():
         n, times = r["n"], r["times"]
-        other = res[labels[1 - labels.index(label)]]
+        other_label = labels[1 - labels.index(label)]
+        other = res[other_label]
         for kind, what in (("peer", "packets to the peer"), ("rdv", "packets to tincand"),
                            ("lan", "LAN beacons"), ("other", "other (kernel: IGMP, MLD)")):
             c = n.get(kind, 0)
@@ -523,12 +540,8 @@ def print3(secs, res, pair):
                 notes.append(f"{label} {what} to {', '.join(sorted(r['dests'][kind]))}: "
                              f"{timer_of(kind, times[kind])}")
             if res_ == "MISS" and kind == "peer":
-                cx = crossed(times["peer"], other["times"]["peer"])
-                why = ", ".join(f"+{t:.1f}" + (" (the peer sent then too)" if both else "")
-                                for t, both in cx)
-                notes.append(f"  why: more than one packet at once at {why or '-'}; when both "
-                             "sides' keepalive timers fire together, each sends its own "
-                             "keepalive and answers the other's")
+                notes += [f"  why: several packets at once: {x}" for x in exchange(
+                    label, times["peer"], other_label, other["times"]["peer"])]
         wk = sum(r["wake"].values())
         ok = wk / secs <= WAKE_PER_S
         print(f"   {label:6} {'wake-ups (ctx switches)':26} {wk:6} {wk / secs:14.2f}/s "
@@ -566,8 +579,9 @@ def main():
         rows = section1(w, args) if "1" in args.sections else []
         d = r = idl = None
         if "2" in args.sections or "3" in args.sections:
+            cl, ok = e2e_nat.Clients(), False
             try:
-                pair = make_pair(w)
+                pair = make_pair(w, cl)
                 print("bench-nat: the eim-eim pair is online", file=sys.stderr, flush=True)
                 if "2" in args.sections:
                     d = section2_direct(w, args, pair)
@@ -575,8 +589,15 @@ def main():
                     idl = idle(w, args, pair)
                 if "2" in args.sections:
                     r = section2_relay(w, args, pair)
+                ok = True
             except (Fail, netlab.ExpectTimeout, netlab.LabError) as e:
                 errors.append(f"sections 2/3: {e}")
+            why = e2e_nat.finish(cl, ok)
+            if why and ok:
+                errors.append(f"sections 2/3: {why}")
+        err = w.tincand_stderr()
+        if "Sanitizer" in err or "runtime error" in err:
+            errors.append("tincand: a sanitizer report in its stderr")
         errors += [f"{row['name']}: {row['error']}" for row in rows if row["error"]]
         if errors:
             lab.failed = True
