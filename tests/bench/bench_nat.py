@@ -431,6 +431,7 @@ def print1(rows, runs):
     print(f"   {'scenario':10} run {'ready A':>7} {'login A':>7} {'login B':>7} "
           f"{'online A':>15} {'online B':>15} {'delivered':>16}")
     for row in rows:
+        seen = set()
         for k, r in enumerate(row["runs"], 1):
             print(f"   {row['name']:10} {k:3} {r['ready_a']:7.3f} {r['login_a']:7.3f} "
                   f"{r['login_b']:7.3f} {r['online_a']:7.3f} {r['path_a']:7} "
@@ -439,7 +440,9 @@ def print1(rows, runs):
                   f"{' through the mailbox' if r['mailbox'] else ''}"
                   f"{' moves ' + '->'.join(r['moves']) if r['moves'] else ''}")
             for line in r["slow"]:
-                print(f"   {'':14} login after {SLOW_LOGIN_S:g} s; the client's log: {line}")
+                if line not in seen:      # the same lines as an earlier run: not again
+                    print(f"   {'':14} login after {SLOW_LOGIN_S:g} s; the client's log: {line}")
+                seen.add(line)
 
 
 def print2(d, r, args):
