@@ -2,7 +2,7 @@
 """bench_nat.py: the path benchmark: first message after a restart on each of e2e_nat's seven
 paths, the relay's round trip and throughput next to the direct path's, a client's idle cost.
 
-    ninja -C build bench-nat                 (the meson run_target; needs root, ~4 min)
+    ninja -C build bench-nat                 (the meson run_target; needs root, ~2.5 min)
     python3 tests/bench/bench_nat.py build/tincan build/tincand [--runs 3] [--rtt 500]
             [--burst 2000] [--size 100] [--idle 60] [--only eim-eim,ipv6,...] [--sections 123]
 
