@@ -31,6 +31,7 @@ import argparse
 import collections
 import json
 import os
+import shutil
 import signal
 import statistics
 import sys
@@ -612,6 +613,10 @@ def main():
         print3(*idl, pair)
     for e in errors:
         print("ERROR " + e.replace("\n", "\n  "))
+    if errors:
+        print(f"state kept in {tmp}", file=sys.stderr)
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
     print(f"\nbench-nat: {time.monotonic() - t0:.0f} s; {len(errors)} errors")
     return 1 if errors else 0
 
