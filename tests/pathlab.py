@@ -36,7 +36,9 @@ PATHS = ("lan", "direct", "relay")
 class Client(Lines):
     """A headless tincan with its own home directory, debug log (-vv) on stderr."""
 
-    def __init__(self, lab, host, name, binary, home, label=None):
+    def __init__(self, lab, host, name, binary, home, label=None, ready=True, stamps=False):
+        """ready=False returns at once (call wait_ready); stamps=True records when each
+        stdout line was seen (see when())."""
         os.makedirs(home, exist_ok=True)
         argv = [binary, "--headless", "--home", home, "--nick", name, "-vv"]
         self.t_spawn = time.monotonic()
@@ -45,9 +47,59 @@ class Client(Lines):
         self.home = home
         self.host = host
         self.handle = None
-        self.id = self.wait(lambda s: s.ev["ready"] and s.ev["ready"][0][0], 15,
+        self.id = None
+        self.stamps = []
+        if stamps:
+            threading.Thread(target=self._stamp, daemon=True).start()
+        if ready:
+            self.wait_ready()
+
+    def wait_ready(self, timeout=15):
+        self.id = self.wait(lambda s: s.ev["ready"] and s.ev["ready"][0][0], timeout,
                             f"{self.label}: ready")
         pk_of(self.id)
+        return self.id
+
+    def _stamp(self):
+        """The stamping thread: self.stamps[i] is the monotonic time at which line i of
+        stdout was seen (within a thread wake-up of the reader appending it)."""
+        cond = self.proc._cond
+        with cond:
+            while True:
+                now = time.monotonic()
+                if len(self.stamps) < len(self.proc.lines):
+                    self.stamps += [now] * (len(self.proc.lines) - len(self.stamps))
+                    cond.notify_all()           # waiters in when_wait() look again
+                if self.proc._eof:
+                    return
+                cond.wait()
+
+    def when(self, word, pred=lambda f: True):
+        """(fields, monotonic time) of the first stamped line `word` whose fields satisfy
+        pred, or None (only with stamps=True)."""
+        with self.proc._cond:
+            pairs = list(zip(self.proc.lines, self.stamps))
+        for line, t in pairs:
+            if line.split(" ", 1)[0] == word:
+                f = line.split(" ", self.SPLITS.get(word, 2))[1:]
+                if pred(f):
+                    return f, t
+        return None
+
+    def when_wait(self, word, pred, timeout, what):
+        """when(), waiting up to timeout for such a line."""
+        return self.wait(lambda s: s.when(word, pred), timeout, f"{self.label}: {what}")
+
+    def path_at(self, other, t):
+        """The path to other after the last stamped online/path line seen by time t."""
+        with self.proc._cond:
+            pairs = list(zip(self.proc.lines, self.stamps))
+        path = None
+        for line, ts in pairs:
+            f = line.split(" ")
+            if ts <= t and len(f) >= 3 and f[0] in ("online", "path") and f[1] == other.id:
+                path = f[2]
+        return path
 
     def send(self, *lines):
         data = "".join(line + "\n" for line in lines).encode()
@@ -127,7 +179,8 @@ Home = collections.namedtuple("Home", "router switch index")
 class World:
     """The public switch with one tincand (IPv4 and IPv6), and whatever hangs off it."""
 
-    def __init__(self, lab, tincan, tincand, tmp):
+    def __init__(self, lab, tincan, tincand, tmp, conf=None):
+        """conf: lines of a tincand configuration file (-f), e.g. relay limits."""
         self.lab = lab
         self.tincan = tincan
         self.tincand = tincand
@@ -151,8 +204,14 @@ class World:
         if not m:
             raise Fail(f"tincand --init printed no id: {r.stdout!r}")
         self.server_id = m.group(1)
-        self.tincand_proc = lab.spawn(self.srv, [tincand, "-d", "-v", "-s", self.state,
-                                                 "-l", f"{SRV4}:{PORT}", "-l", f"[{SRV6}]:{PORT}"],
+        opt = []
+        if conf:
+            path = os.path.join(tmp, "tincand.conf")
+            with open(path, "w") as f:
+                f.write("".join(line + "\n" for line in conf))
+            opt = ["-f", path]
+        self.tincand_proc = lab.spawn(self.srv, [tincand, "-d", "-v", "-s", self.state] + opt +
+                                      ["-l", f"{SRV4}:{PORT}", "-l", f"[{SRV6}]:{PORT}"],
                                       name="tincand")
         self._wait_listening()
 
@@ -221,9 +280,10 @@ class World:
                       addr6=f"{PUB6}{100 + i:x}/64" if v6 else None)
         return h
 
-    def client(self, host, name, run=0):
+    def client(self, host, name, run=0, ready=True, stamps=False):
         label = name if run == 0 else f"{name}.{run + 1}"
-        return Client(self.lab, host, name, self.tincan, os.path.join(self.tmp, name), label)
+        return Client(self.lab, host, name, self.tincan, os.path.join(self.tmp, name), label,
+                      ready, stamps)
 
     # --- the routers' WAN side: loss and blocks, in a table of their own ---
 
