@@ -21,6 +21,7 @@ enum {
 	STATUS_TEXT_MAX = 200,
 	REQUEST_TEXT_MAX = 200,
 	KEEPALIVE_MS = 25000,		/* idle session off the LAN: a PING this often (NAT bindings) */
+	KEEPALIVE_SLACK_MS = 5000,	/* the side that only answers pings after this much more */
 	DEAD_MS = 50000,		/* nothing heard this long: the peer is offline */
 	HELLO_RESEND_MS = 400,
 	HS_RETRY_MIN_MS = 500,

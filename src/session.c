@@ -638,6 +638,18 @@ void session_probe(struct contact *c, const struct sockaddr_storage *ss, const s
 	}
 }
 
+/* When an idle path off the LAN wants a PING. One side keeps it, the one with the smaller key:
+ * the other's answer refreshes the NAT bindings on its side, and it pings only when the
+ * keeper has been silent for KEEPALIVE_MS + KEEPALIVE_SLACK_MS. Both pinging, their timers in
+ * step, would make three packets of every exchange instead of two. */
+static uint64_t keepalive_due(const struct contact *c)
+{
+	uint64_t due = c->s.last_tx_ms + KEEPALIVE_MS;
+	if (sodium_compare(c->e->me.pk, c->pk, 32) > 0 && c->s.last_rx_ms + KEEPALIVE_MS + KEEPALIVE_SLACK_MS > due)
+		due = c->s.last_rx_ms + KEEPALIVE_MS + KEEPALIVE_SLACK_MS;
+	return due;
+}
+
 /* Timers: handshake retries, keepalive, liveness, rekey. The sending itself happens in
  * session_flush at the end of the pass. */
 void session_tick(struct loop *l, void *arg)
@@ -659,7 +671,7 @@ void session_tick(struct loop *l, void *arg)
 		session_drop(c);
 		return;
 	}
-	if (!lp && now - c->s.last_tx_ms >= KEEPALIVE_MS && !c->s.ka_out) {
+	if (!lp && now >= keepalive_due(c) && !c->s.ka_out) {
 		rel_ask_ack(&c->rel);
 		c->s.ka_out = 1;
 	}
@@ -698,7 +710,7 @@ void session_flush(struct contact *c)
 		due_ms = c->s.hello_sent_ms + HELLO_RESEND_MS;
 	const struct peer *lp = c->s.relay ? NULL : contact_lan_peer(c);
 	uint64_t heard = lp && lp->heard_ms > c->s.last_rx_ms ? lp->heard_ms : c->s.last_rx_ms;
-	uint64_t ka = lp ? UINT64_MAX : c->s.last_tx_ms + KEEPALIVE_MS, dead = heard + DEAD_MS + 1;
+	uint64_t ka = lp ? UINT64_MAX : keepalive_due(c), dead = heard + DEAD_MS + 1;
 	if (ka < due_ms)
 		due_ms = ka;
 	if (dead < due_ms)
