@@ -21,12 +21,23 @@ enum { KEYREQ_TRIES = 5, HS_TRIES = 8, HS_KEYCHECK_AT = 4, BACKOFF_MAX_MS = 6000
 
 static void srv_tick(struct loop *l, void *arg);
 static void srv_arm(struct rdv_srv *s);
+static void srv_merge(struct rdv_srv *s, struct rdv_srv *t);
+
+/* The first server with s's key: one server reached under two names (an IPv4 and an IPv6
+ * literal, two host names) must have one session, as it keeps one session per user key. */
+static struct rdv_srv *srv_canon(struct rdv_srv *s)
+{
+	for (int i = 0; s->have_pk && i < s->r->nsrv; i++)
+		if (s->r->srv[i]->have_pk && sodium_memcmp(s->r->srv[i]->pk, s->pk, 32) == 0)
+			return s->r->srv[i];
+	return s;
+}
 
 struct rdv_srv *srv_get(struct rdv *r, const char *host, uint16_t port, int create)
 {
 	for (int i = 0; i < r->nsrv; i++)
 		if (r->srv[i]->port == port && strcasecmp(r->srv[i]->host, host) == 0)
-			return r->srv[i];
+			return srv_canon(r->srv[i]);
 	if (!create || r->nsrv == RDV_MAX_SERVERS || strlen(host) > RDV_HOST_MAX || !*host)
 		return NULL;
 	struct rdv_srv *s = calloc(1, sizeof(*s));
@@ -435,6 +446,10 @@ static int on_key(struct rdv *r, struct rdv_srv *only, const uint8_t *pkt, size_
 				*q = *q == ' ' ? '-' : *q;
 			rdv_info(r, "rendezvous %s: key %s (fingerprint %s) pinned on first use", s->label, id, fpr);
 			rdv_save_servers(r);
+			if (srv_canon(s) != s) {
+				srv_merge(s, srv_canon(s));
+				return 1;
+			}
 			s->phase = SRV_HANDSHAKE;
 			s->tries = 0;
 			hs_send(s);
@@ -444,6 +459,38 @@ static int on_key(struct rdv *r, struct rdv_srv *only, const uint8_t *pkt, size_
 		return 1;
 	}
 	return 1;
+}
+
+/* s has just learned that it is t under another name: what was for s goes to t, whose
+ * session serves both, and s stays idle (nothing wants it any more). */
+static void srv_merge(struct rdv_srv *s, struct rdv_srv *t)
+{
+	struct rdv *r = s->r;
+	rdv_info(r, "rendezvous %s is %s (the same key): one session for both", s->label, t->label);
+	for (size_t i = 0; i < r->npeers; i++)
+		if (r->peers[i]->srv == s)
+			r->peers[i]->srv = t;
+	struct rdv_op **tail = &t->ops;
+	while (*tail)
+		tail = &(*tail)->next;
+	for (struct rdv_op *op = s->ops; op; op = op->next)
+		op->req = 0;		/* not sent in t's session yet */
+	*tail = s->ops;
+	s->ops = NULL;
+	if (s->home) {
+		s->home = 0;
+		t->home = 1;
+		r->home = t;
+	}
+	session_end(s);
+	s->phase = SRV_IDLE;
+	timer_stop(r->e->loop, &s->t);
+	if (srv_up(t)) {
+		rdv_on_session(t);	/* LOGIN if it is the home now, SUBSCRIBEs */
+		srv_flush(t);
+	} else {
+		srv_start(t);
+	}
 }
 
 static int on_resp(struct rdv *r, struct rdv_srv *only, const uint8_t *pkt, size_t n)
