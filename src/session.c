@@ -272,7 +272,19 @@ void session_connect_multi(struct contact *c, const struct sockaddr_storage *ss,
 {
 	if (c->flags & CONTACT_BLOCKED)
 		return;
-	c->s.ncand = n < SESSION_MAX_CAND ? n : SESSION_MAX_CAND;
+	if (n > SESSION_MAX_CAND)
+		n = SESSION_MAX_CAND;
+	/* An INIT out now goes at once to the candidates it has not been to (a router mapping
+	 * that came a moment after the first PRESENCE): no need to wait for the retry. */
+	int fresh = !session_up(c) && c->s.hs && mono_ms() - c->s.hs_sent_ms < HS_RETRY_MIN_MS;
+	for (int i = 0; fresh && i < n; i++) {
+		int known = 0;
+		for (int j = 0; j < c->s.ncand; j++)
+			known |= c->s.cand_len[j] == len[i] && memcmp(&c->s.cand[j], &ss[i], len[i]) == 0;
+		if (!known && sendto(c->e->fd, c->s.init_pkt, NOISE_INIT_LEN, 0, (const struct sockaddr *)&ss[i], len[i]) < 0)
+			log_debug("%s: send: %s", c->id, strerror(errno));
+	}
+	c->s.ncand = n;
 	for (int i = 0; i < c->s.ncand; i++) {
 		c->s.cand[i] = ss[i];
 		c->s.cand_len[i] = len[i];
