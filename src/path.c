@@ -154,10 +154,11 @@ void path_set(struct contact *c, const struct sockaddr *src, socklen_t srclen)
 	const char *before = contact_path(c);
 	int was_relay = c->s.relay;
 	if (src) {
-		int moved = c->s.relay || !addr_eq(&c->s.addr, c->s.addrlen, src, srclen) ||
-			    path_sock(c) != c->e->rx_fd;
+		int old_sock = path_sock(c);
+		int moved = c->s.relay || !addr_eq(&c->s.addr, c->s.addrlen, src, srclen);
 		c->s.addrlen = addr_for_socket(c->e, src, srclen, &c->s.addr);
 		set_sock(c);
+		moved |= path_sock(c) != old_sock;
 		c->s.relay = 0;
 		c->s.direct_rx_ms = mono_ms();
 		if (moved && session_up(c))
@@ -183,7 +184,8 @@ void path_heard(struct contact *c, const struct sockaddr *src, socklen_t srclen)
 	if (src) {
 		/* Whatever reaches us directly can be answered directly (the reverse of a NAT
 		 * binding is open to it): the direct path works, and the peer may have moved. */
-		if (c->s.relay || !addr_eq(&c->s.addr, c->s.addrlen, src, srclen) || path_sock(c) != c->e->rx_fd)
+		int sock_moved = path_sock(c) != c->e->rx_fd && (c->s.own_fd > 0 || spray_for(c->e, c, c->e->rx_fd));
+		if (c->s.relay || !addr_eq(&c->s.addr, c->s.addrlen, src, srclen) || sock_moved)
 			path_set(c, src, srclen);
 		c->s.direct_rx_ms = now;
 		c->s.unanswered_ms = 0;
