@@ -45,7 +45,7 @@ const char *rdv_contact_handle(struct rdv *r, const struct contact *c);
 const char *rdv_home(struct rdv *r);
 
 /* The relay (path.c). The server through which c can be reached when no direct path works:
- * our home, where c is registered too, with both sessions up and c present; else NULL. */
+ * c's home, with our session there up and c present; else NULL. */
 struct rdv_srv *rdv_relay_srv(struct rdv *r, const struct contact *c);
 /* One peer packet (1..RDV_RELAY_MAX bytes) to pk through s, outside rel: 0, or -1 if the
  * session with s is not up. Relayed packets come back through path_relay_input. */

@@ -170,11 +170,15 @@ int rdv_candidates(struct rdv *r, const struct contact *c, struct sockaddr_stora
 	return n;
 }
 
+/* The contact's home: it allows us there (both homes, when it is ours too), and its presence
+ * says it is connected. It relays what we send to the contact; the contact sends to us
+ * through our home the same way. */
 struct rdv_srv *rdv_relay_srv(struct rdv *r, const struct contact *c)
 {
 	struct rdv_peer *p = r ? rdv_peer_get(r, (struct contact *)c, 0) : NULL;
-	if (!p || p->state != PEER_CONTACT || !p->srv || p->srv != r->home || !srv_up(p->srv) ||
-	    !p->srv->logged_in || p->presence < RDV_ONLINE || p->presence == RDV_INVISIBLE)
+	if (!p || p->state != PEER_CONTACT || !p->srv || !srv_up(p->srv) ||
+	    (p->srv == r->home && !p->srv->logged_in) || p->presence < RDV_ONLINE ||
+	    p->presence == RDV_INVISIBLE)
 		return NULL;
 	return p->srv;
 }

@@ -1,4 +1,4 @@
-/* rdvd_relay.c: the rendezvous relay: FR_RELAY datagrams between two mutually allowed users online here. */
+/* rdvd_relay.c: the rendezvous relay: FR_RELAY datagrams between two users online here. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,14 +13,15 @@
  * packet of the target's session, when all of these hold:
  *
  *	- relaying is on (every relay limit in the configuration is nonzero);
- *	- sender and target both have an account here, and each has the other in its allow list
- *	  with mode ALLOW (a block, a removal or a missing entry on either side stops it);
+ *	- sender or target (or both) has an account here, and each of them that has one has the
+ *	  other in its allow list with mode ALLOW (a block, a removal or a missing entry stops
+ *	  it): two contacts with homes on different servers relay each through the other's home;
  *	- the target has a session here that has completed its handshake (over UDP or TCP);
- *	- the sender's token buckets (bytes and packets per second) and its daily byte quota
- *	  have room for the packet.
+ *	- the token buckets (bytes and packets per second) and the daily byte quota of the
+ *	  sender's account, or of the target's when the sender has none here, have room.
  *
  * Anything else is dropped without an answer, counted, and logged at debug level. Nothing is
- * kept per session: the only state is one small record per sender that relayed today.
+ * kept per session: the only state is one small record per account that paid for a relay today.
  */
 
 enum {
@@ -168,13 +169,15 @@ static enum relay_verdict relay(struct rdvd *srv, struct sess *s, const uint8_t 
 	}
 	const uint8_t *target = body;
 	uint32_t ids = account(srv, s->pk, &gs), idt = account(srv, target, &gt);
-	if (!ids || !idt || ids == idt) {
-		*why = "sender or target has no account here";
+	if ((!ids && !idt) || ids == idt) {
+		*why = "neither has an account here";
 		return RELAY_DENIED;
 	}
-	if (acct_mode(srv->db, idt, s->pk) != RDV_ALLOW_ALLOW ||
-	    acct_mode(srv->db, ids, target) != RDV_ALLOW_ALLOW) {
-		*why = "not allowed both ways";
+	/* Each of the two that has its home here allows the other (a contact whose home is
+	 * elsewhere relays through this one's home, and this one through the contact's). */
+	if ((idt && acct_mode(srv->db, idt, s->pk) != RDV_ALLOW_ALLOW) ||
+	    (ids && acct_mode(srv->db, ids, target) != RDV_ALLOW_ALLOW)) {
+		*why = "not allowed";
 		return RELAY_DENIED;
 	}
 	struct sess *t = rdvd_sess_by_pk(srv, target);
@@ -182,9 +185,10 @@ static enum relay_verdict relay(struct rdvd *srv, struct sess *s, const uint8_t 
 		*why = "target not connected";
 		return RELAY_DENIED;
 	}
-	struct relay_user *u = relay_user(srv, ids, gs, srv->now_ms);
+	/* The sender pays; a sender with no account here, the account holder who allowed it. */
+	struct relay_user *u = ids ? relay_user(srv, ids, gs, srv->now_ms) : relay_user(srv, idt, gt, srv->now_ms);
 	if (!u || !relay_take(&srv->conf, u, len - 32, srv->now_ms)) {
-		*why = u ? "over the sender's rate or daily quota" : "out of memory";
+		*why = u ? "over the paying account's rate or daily quota" : "out of memory";
 		return RELAY_LIMITED;
 	}
 	pt[0] = FR_RELAY;

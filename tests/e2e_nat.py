@@ -185,6 +185,17 @@ def sc_ipv6(w, args, cl):
     return path, f"A sends to {used.get('va')}, B to {used.get('vb')}"
 
 
+def sc_two_servers(w, args, cl):
+    """A's home is one tincand, B's another; both behind edm NATs: each relays through the
+    other's home (its own home allows the contact there), over UDP."""
+    second = w.second_server()
+    ha, hb = w.home("edm"), w.home("edm")
+    a = cl.add(w.client(w.lan_host(ha, "ta"), "ta"))
+    b = cl.add(w.client(w.lan_host(hb, "tb"), "tb"))
+    return pair(w, args, a, b, ("relay",), routers=(ha.router, hb.router),
+                b_srv=second), f"A's home {pathlab.SRV4}, B's {second}"
+
+
 def moving_stream(w, args, a, b, word, ra, rb, block, want):
     """A paced stream (about 20 s); once each side has shown 20% of it, the block between
     the two routers is set (block=True) or lifted; `path <id> want` must follow on both
@@ -336,6 +347,7 @@ SCENARIOS = [
     ("eim-eim", sc_eim_eim),
     ("eim-edm", sc_eim_edm),
     ("edm-edm", sc_edm_edm),
+    ("two-servers", sc_two_servers),
     ("same-home", sc_same_home),
     ("noudp-eim", sc_noudp_eim),
     ("ipv6", sc_ipv6),

@@ -197,42 +197,60 @@ class World:
             "  meta pkttype { broadcast, multicast } meta l4proto udp drop\n }\n}\n"))
         self.srv = lab.host("srv")
         lab.link(self.srv, self.pub, addr4=f"{SRV4}/24", addr6=f"{SRV6}/64")
-        self.state = os.path.join(tmp, "tincand")
-        os.makedirs(self.state)
-        r = lab.run(self.srv, [tincand, "-s", self.state, "--init"])
+        self.conf = conf
+        self.tincand_proc, self.server_id = self._tincand("tincand", PORT, [SRV4, f"[{SRV6}]"])
+        self.second = None
+        self.ids = {SRV4: self.server_id, SRV6: self.server_id}   # server -> its id
+
+    def _tincand(self, name, port, hosts):
+        """A tincand on the server host with its own state, listening on port at hosts;
+        returns its process and its id once it listens on UDP and TCP at each."""
+        state = os.path.join(self.tmp, name)
+        os.makedirs(state)
+        r = self.lab.run(self.srv, [self.tincand, "-s", state, "--init"])
         m = re.search(r"^id (tc\S+)$", r.stdout, re.M)
         if not m:
             raise Fail(f"tincand --init printed no id: {r.stdout!r}")
-        self.server_id = m.group(1)
         opt = []
-        if conf:
-            path = os.path.join(tmp, "tincand.conf")
+        if self.conf:
+            path = os.path.join(self.tmp, name + ".conf")
             with open(path, "w") as f:
-                f.write("".join(line + "\n" for line in conf))
+                f.write("".join(line + "\n" for line in self.conf))
             opt = ["-f", path]
-        self.tincand_proc = lab.spawn(self.srv, [tincand, "-d", "-v", "-s", self.state] + opt +
-                                      ["-l", f"{SRV4}:{PORT}", "-l", f"[{SRV6}]:{PORT}"],
-                                      name="tincand")
-        self._wait_listening()
+        listen = [a for h in hosts for a in ("-l", f"{h}:{port}")]
+        proc = self.lab.spawn(self.srv, [self.tincand, "-d", "-v", "-s", state] + opt + listen,
+                              name=name)
+        self._wait_listening(proc, port, 2 * len(hosts))
+        return proc, m.group(1)
 
-    def _wait_listening(self, timeout=30):
-        """Until tincand listens on UDP and TCP on both addresses (slow under sanitizers)."""
+    def second_server(self, port=PORT + 10):
+        """Another rendezvous (its own key and accounts) on the same host, IPv4 only: a
+        handle there is name@45.45.0.2:PORT. Returns its host:port."""
+        self.second, sid = self._tincand("tincand2", port, [SRV4])
+        self.ids[f"{SRV4}:{port}"] = sid
+        return f"{SRV4}:{port}"
+
+    def _wait_listening(self, proc, port, count, timeout=30):
+        """Until tincand listens on UDP and TCP count times (slow under sanitizers)."""
         deadline = time.monotonic() + timeout
         while True:
-            if self.tincand_proc.popen.poll() is not None:
-                raise Fail(f"tincand exited {self.tincand_proc.popen.poll()}\n"
-                           f"{self.tincand_proc.tail()}")
+            if proc.popen.poll() is not None:
+                raise Fail(f"tincand exited {proc.popen.poll()}\n{proc.tail()}")
             out = (self.lab.run(self.srv, ["ss", "-Hlnu"]).stdout +
                    self.lab.run(self.srv, ["ss", "-Hlnt"]).stdout)
-            if out.count(f":{PORT} ") >= 4:
+            if out.count(f":{port} ") >= count:
                 return
             if time.monotonic() > deadline:
                 raise Fail(f"tincand does not listen within {timeout} s\n{out}")
             time.sleep(0.05)
 
     def tincand_stderr(self):
-        with open(self.tincand_proc.err_path, errors="replace") as f:
-            return f.read()
+        out = ""
+        for proc in (self.tincand_proc, self.second):
+            if proc:
+                with open(proc.err_path, errors="replace") as f:
+                    out += f.read()
+        return out
 
     # --- topology ---
 
@@ -338,10 +356,11 @@ class World:
     # --- rendezvous steps ---
 
     def register(self, c, server=SRV4, timeout=30):
-        """c claims its name on the tincand at server (an IPv4 or IPv6 literal) and logs in."""
-        host = f"[{server}]" if ":" in server else server
+        """c claims its name on the tincand at server (an IPv4 or IPv6 literal, or the
+        second server's host:port) and logs in."""
+        host = f"[{server}]" if server.count(":") > 1 else server
         c.handle = f"{c.name}@{host}"
-        c.send(f"/register {c.handle} {self.server_id}")
+        c.send(f"/register {c.handle} {self.ids[server]}")
         c.expect("registered", lambda f: f[0].lower() == c.handle.lower(), timeout,
                  f"registered {c.handle}")
         c.expect("login", lambda f: True, timeout, "login")

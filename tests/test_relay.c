@@ -259,20 +259,30 @@ static void test_allow(struct cli *a, struct cli *b, struct cli *carol)
 	CHECK(b->ngot == b0 + 2 && got_exact(b, a, pkt, 64));
 }
 
-/* A target whose session died, or is only half made, gets nothing; a key with no account
- * here cannot relay even if the target allows it. */
+/* A target whose session died, or is only half made, gets nothing. A key with no account
+ * here (a contact whose home is another server) relays to and from an account that allows
+ * it, and only then; two keys with no account here cannot relay at all. */
 static void test_offline(struct cli *a, struct cli *b, struct cli *erin, struct cli *eve)
 {
 	struct rdvd_stats st0, st;
 	rdvd_stats(core.srv, &st0);
 	relay_to(a, erin, pkt, 70);
 	CHECK(erin->ngot == 1 && got_exact(erin, a, pkt, 70));
-	/* eve is connected, allowed by bob, but has no account: cannot allow back */
-	CHECK(allow(b, eve, RDV_ALLOW_ALLOW) == RDV_OK);
-	size_t b0 = b->ngot;
+	/* eve is connected and has no account: nothing until bob allows her, never to alice,
+	 * never to herself */
+	size_t b0 = b->ngot, a0 = a->ngot;
 	relay_to(eve, b, pkt, 71);
 	relay_to(b, eve, pkt, 71);
-	CHECK(b->ngot == b0 && eve->ngot == 0);
+	relay_to(eve, a, pkt, 71);
+	relay_to(eve, eve, pkt, 71);
+	CHECK(b->ngot == b0 && eve->ngot == 0 && a->ngot == a0);
+	CHECK(allow(b, eve, RDV_ALLOW_ALLOW) == RDV_OK);
+	relay_to(eve, b, pkt, 75);
+	relay_to(b, eve, pkt, 76);
+	CHECK(b->ngot == b0 + 1 && got_exact(b, eve, pkt, 75));
+	CHECK(eve->ngot == 1 && got_exact(eve, b, pkt, 76));
+	relay_to(eve, a, pkt, 77);
+	CHECK(a->ngot == a0);
 	/* erin goes silent while alice and bob keep their sessions: after the timeout she is gone */
 	erin->n.mute = 1;
 	for (int i = 0; i < 65; i++) {
@@ -297,9 +307,9 @@ static void test_offline(struct cli *a, struct cli *b, struct cli *erin, struct 
 	relay_to(a, erin, pkt, 74);
 	CHECK(erin->ngot == 2 && got_exact(erin, a, pkt, 74));
 	rdvd_stats(core.srv, &st);
-	CHECK(st.relay_denied == st0.relay_denied + 4);
+	CHECK(st.relay_denied == st0.relay_denied + 7);
 	CHECK(st.relay_limited == st0.relay_limited);
-	CHECK(st.relayed == st0.relayed + 2);
+	CHECK(st.relayed == st0.relayed + 4);
 }
 
 static void test_quota(struct cli *a, struct cli *b)
