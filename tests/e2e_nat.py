@@ -190,8 +190,8 @@ def sc_two_servers(w, args, cl):
     other's home (its own home allows the contact there), over UDP."""
     second = w.second_server()
     ha, hb = w.home("edm"), w.home("edm")
-    a = cl.add(w.client(w.lan_host(ha, "ta"), "ta"))
-    b = cl.add(w.client(w.lan_host(hb, "tb"), "tb"))
+    a = cl.add(w.client(w.lan_host(ha, "ka"), "ka"))
+    b = cl.add(w.client(w.lan_host(hb, "kb"), "kb"))
     return pair(w, args, a, b, ("relay",), routers=(ha.router, hb.router),
                 b_srv=second), f"A's home {pathlab.SRV4}, B's {second}"
 
