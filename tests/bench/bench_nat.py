@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""bench_nat.py: the path benchmark: first message after a restart on each of e2e_nat's seven
+"""bench_nat.py: the path benchmark: first message after a restart on each of e2e_nat's eight
 paths, the relay's round trip and throughput next to the direct path's, a client's idle cost.
 
     ninja -C build bench-nat                 (the meson run_target; needs root, ~2.5 min)
@@ -79,7 +79,7 @@ class Topo:
         self.aid = self.bid = None
 
 
-# --- the seven scenarios of e2e_nat.py: topology only (its assertions stay there) ---
+# --- the eight path scenarios of e2e_nat.py: topology only (its assertions stay there) ---
 
 def _homes(w, ka, kb, na, nb, upnp=False):
     ha, hb = w.home(ka, upnp=upnp), w.home(kb)
@@ -104,12 +104,16 @@ def topo(w, name):
     if name == "ipv6":
         return Topo(w.public_host("va"), w.public_host("vb", v4=False), "va", "vb", SRV4,
                     SRV6, ("direct",)), ()
+    if name == "two-servers":
+        second = f"{SRV4}:{pathlab.PORT + 10}" if w.second else w.second_server()
+        a, b, routers = _homes(w, "edm", "edm", "ka", "kb")
+        return Topo(a, b, "ka", "kb", SRV4, second, ("relay",)), routers
     raise ValueError(name)
 
 
-NAMES = [n for n, _ in e2e_nat.SCENARIOS][:7]
-assert NAMES == ["upnp-edm", "eim-eim", "eim-edm", "edm-edm", "same-home", "noudp-eim",
-                 "ipv6"], NAMES
+NAMES = [n for n, _ in e2e_nat.SCENARIOS][:8]
+assert NAMES == ["upnp-edm", "eim-eim", "eim-edm", "edm-edm", "two-servers", "same-home",
+                 "noudp-eim", "ipv6"], NAMES
 
 
 def setup_pair(w, t):
