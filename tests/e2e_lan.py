@@ -148,6 +148,13 @@ class Lines:
     def alive(self):
         return self.proc.popen.poll() is None
 
+    def shown(self, sender, word):
+        """(msgid, text) of the messages from sender whose text starts with word + space."""
+        return self.msgs[sender, word]
+
+    def n_delivered(self, peer):
+        return len(self.delivered[peer])
+
     def stderr(self):
         with open(self.proc.err_path, errors="replace") as f:
             return f.read()
@@ -182,13 +189,6 @@ class Client(Lines):
 
     def send_lines(self, lines):
         self.send(*lines)
-
-    def shown(self, sender, word):
-        """(msgid, text) of the messages from sender whose text starts with word + space."""
-        return self.msgs[sender, word]
-
-    def n_delivered(self, peer):
-        return len(self.delivered[peer])
 
 
 def start(lab, host, name, binary, home, label=None):

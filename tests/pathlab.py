@@ -101,16 +101,6 @@ class Client(Lines):
                 path = f[2]
         return path
 
-    def send(self, *lines):
-        data = "".join(line + "\n" for line in lines).encode()
-        self.proc.popen.stdin.write(data)
-        self.proc.popen.stdin.flush()
-
-    def expect(self, word, pred, timeout, what):
-        """The first event `word` whose fields satisfy pred, waiting up to timeout."""
-        return self.wait(lambda s: next((f for f in s.ev[word] if pred(f)), None), timeout,
-                         f"{self.label}: {what}")
-
     def path_events(self, other):
         """(word, path, seconds since spawn) of every online/path line about contact other,
         in order; the reader thread stamps nothing, so the time is when we looked."""
@@ -143,30 +133,6 @@ class Client(Lines):
                          f"{self.label}: /info {other.name}")
         m = re.search(r" address (\S+)", line)
         return m.group(1) if m else None
-
-    def alive(self):
-        return self.proc.popen.poll() is None
-
-    def shown(self, sender, word):
-        """(msgid, text) of the messages from sender whose text starts with word + space."""
-        return self.msgs[sender, word]
-
-    def n_delivered(self, peer):
-        return len(self.delivered[peer])
-
-    def quit(self, timeout=15):
-        self.send("/quit")
-        self.proc.close_stdin()
-        try:
-            rc = self.proc.wait(timeout)
-        except Exception:
-            raise Fail(f"{self.label}: did not exit within {timeout} s of /quit")
-        if rc != 0:
-            raise Fail(f"{self.label}: exit status {rc} after /quit\n{self.proc.tail()}")
-
-    def stderr(self):
-        with open(self.proc.err_path, errors="replace") as f:
-            return f.read()
 
     def sanitizer_report(self):
         err = self.stderr()
