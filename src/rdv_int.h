@@ -31,6 +31,8 @@ enum {
 	RDV_KEY_TYPE = 0x11,
 	RDV_DIRECT_WAIT_MS = 15000,		/* online but no direct session this long: mail */
 	RDV_PRESENCE_WAIT_MS = 5000,		/* subscribed, no presence this long: offline */
+	RDV_MAIL_GRACE_MS = 2000,		/* no mail this soon after subscribing: two clients
+						 * started together find each other directly first */
 	RDV_MAIL_BATCH = 100,
 	RDV_MAIL_RETRY_MS = 600000,		/* after QUOTA */
 	RDV_NOTFOUND_RETRY_MS = 60000,		/* not (yet) allowed, or no prekeys */

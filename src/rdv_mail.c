@@ -196,6 +196,8 @@ static int mail_due(struct rdv_peer *p, uint64_t now, uint64_t *wake)
 		at = p->mail_next_ms;
 	else if (p->presence < 0 && now - p->subscribed_ms < RDV_PRESENCE_WAIT_MS)
 		at = p->subscribed_ms + RDV_PRESENCE_WAIT_MS;	/* no presence yet: offline soon */
+	else if (now - p->subscribed_ms < RDV_MAIL_GRACE_MS)
+		at = p->subscribed_ms + RDV_MAIL_GRACE_MS;	/* just subscribed: it may be starting too */
 	else if (p->presence > 0 && p->presence != RDV_INVISIBLE && now - p->presence_ms < RDV_DIRECT_WAIT_MS)
 		at = p->presence_ms + RDV_DIRECT_WAIT_MS;	/* online: give the direct path a chance */
 	if (at) {

@@ -221,7 +221,8 @@ static void send_init(struct contact *c)
 	for (int i = 0; i < c->s.ncand; i++)
 		if (c->s.cand_len[i] != c->s.addrlen || memcmp(&c->s.cand[i], &c->s.addr, c->s.addrlen) != 0)
 			sendto(e->fd, c->s.init_pkt, NOISE_INIT_LEN, 0, (struct sockaddr *)&c->s.cand[i], c->s.cand_len[i]);
-	int direct = c->s.addrlen || c->s.ncand;
+	/* no direct candidate, or no UDP out of here at all (the rendezvous answers only TCP) */
+	int direct = (c->s.addrlen || c->s.ncand) && !rdv_udp_blocked(e->rdv);
 	log_debug("%s: handshake to %d candidate%s%s", c->id, c->s.ncand, c->s.ncand == 1 ? "" : "s",
 		  path_relay_ok(c) ? ", relay ready" : "");
 	if ((!direct || c->s.relay || now - c->s.hs_first_ms >= PATH_RELAY_AFTER_MS) && path_relay_ok(c))
