@@ -43,6 +43,9 @@ enum {
 	PATH_SPRAY_ROUND2 = 5,
 };
 
+/* The start of an away auto-reply (engine.c, engine_cmd.c autoreply_send). */
+#define AUTOREPLY_TAG "[auto-reply] "
+
 /* Engine-only contact flag, kept in the contacts file with the others: another key claimed
  * this contact's name; /msg is refused until /verify <contact> confirm. */
 enum { CONTACT_KEY_CHANGED = 1 << 8 };
@@ -187,6 +190,18 @@ struct engine {
 
 /* engine.c */
 void engine_emit(struct engine *e, const struct event *ev);
+void emit_error(struct engine *e, const char *word, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void emit_info(struct engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int contacts_save(struct engine *e);
+void fingerprint(const uint8_t pk[32], char out[FPR_STRLEN + 1]);
+/* Append a record to c's log (written at the end of the pass); 0 or -1. */
+int log_append(struct contact *c, int type, uint64_t a, uint64_t b, const char *text, size_t len);
+int status_parse(const char *w, enum status *s);
+struct peer *peer_find_pk(struct engine *e, const uint8_t pk[32]);
+
+/* engine_cmd.c */
+void autoreply_send(struct engine *e);	/* the away auto-replies that are due */
+int save_nick(struct engine *e);
 void engine_defer(struct engine *e, enum ev_type type, struct contact *c, uint64_t msgid,
 		  uint64_t ts, const char *text, size_t len);
 struct contact *contact_find_pk(struct engine *e, const uint8_t pk[32]);
