@@ -20,7 +20,6 @@
 enum { KEYREQ_TRIES = 5, HS_TRIES = 8, HS_KEYCHECK_AT = 4, BACKOFF_MAX_MS = 60000 };
 
 static void srv_tick(struct loop *l, void *arg);
-static void srv_arm(struct rdv_srv *s);
 static void srv_merge(struct rdv_srv *s, struct rdv_srv *t);
 
 /* The first server with s's key: one server reached under two names (an IPv4 and an IPv6
@@ -68,12 +67,6 @@ void srv_set_pk(struct rdv_srv *s, const uint8_t pk[32])
 	s->have_pk = 1;
 }
 
-static void op_free(struct rdv_op *op)
-{
-	free(op->buf);
-	free(op);
-}
-
 /* The one place that picks the transport: a session that TCP carries stays on it; while a
  * TCP attempt is open, packets go both ways and the first answer decides. */
 static void send_raw(struct rdv_srv *s, const uint8_t *pkt, size_t len)
@@ -98,101 +91,6 @@ static void srv_emit(void *arg, const uint8_t *pt, size_t len)
 	int n = noise_encrypt(s->kp, pt, len, out, sizeof(out));
 	if (n > 0)
 		send_raw(s, out, (size_t)n);
-}
-
-/* Give every request not yet sent in this session its number and hand it to rel. */
-static void send_ops(struct rdv_srv *s)
-{
-	if (s->phase != SRV_UP)
-		return;
-	for (struct rdv_op *op = s->ops; op; op = op->next) {
-		if (op->req)
-			continue;
-		if (++s->next_req == 0)
-			s->next_req = 1;
-		op->req = s->next_req;
-		put_u32(op->buf + 1, op->req);
-		if (rel_queue(&s->rel, rel_next_seq(&s->rel), 0, (const char *)op->buf, op->len) < 0) {
-			op->req = 0;
-			break;
-		}
-		op->sent_ms = mono_ms();
-	}
-}
-
-struct rdv_op *srv_request(struct rdv_srv *s, const struct rdv_msg *m, rdv_done_cb done, int scoped,
-			   uint64_t timeout_ms)
-{
-	uint8_t buf[RDV_MSG_MAX];
-	if (s->phase == SRV_REFUSED)
-		return NULL;
-	size_t n = rdv_encode(m, buf, sizeof(buf));
-	if (n < 5)
-		return NULL;
-	struct rdv_op *op = calloc(1, sizeof(*op));
-	if (!op || !(op->buf = malloc(n))) {
-		free(op);
-		return NULL;
-	}
-	memcpy(op->buf, buf, n);
-	op->len = n;
-	op->type = m->type;
-	op->scoped = scoped;
-	op->done = done;
-	op->deadline_ms = timeout_ms ? mono_ms() + timeout_ms : 0;
-	struct rdv_op **t = &s->ops;
-	while (*t)
-		t = &(*t)->next;
-	*t = op;
-	send_ops(s);
-	srv_arm(s);
-	return op;
-}
-
-/* Take op out of the list and tell its owner. */
-static void op_finish(struct rdv_srv *s, struct rdv_op *op, const struct rdv_msg *res)
-{
-	for (struct rdv_op **pp = &s->ops; *pp; pp = &(*pp)->next) {
-		if (*pp == op) {
-			*pp = op->next;
-			break;
-		}
-	}
-	if (op->done)
-		op->done(s, op, res);
-	op_free(op);
-}
-
-static void drop_scoped(struct rdv_srv *s)
-{
-	struct rdv_op **pp = &s->ops;
-	while (*pp) {
-		struct rdv_op *op = *pp;
-		if (op->scoped) {
-			*pp = op->next;
-			op_free(op);
-		} else {
-			op->req = 0;
-			pp = &op->next;
-		}
-	}
-}
-
-static void fail_all(struct rdv_srv *s)
-{
-	while (s->ops)
-		op_finish(s, s->ops, NULL);
-}
-
-static void expire_ops(struct rdv_srv *s, uint64_t now)
-{
-	for (struct rdv_op *op = s->ops, *next; op; op = next) {
-		next = op->next;
-		if (op->deadline_ms && now >= op->deadline_ms) {
-			op_finish(s, op, NULL);
-			next = s->ops;	/* the callback may have changed the list */
-		}
-	}
 }
 
 /* --- session life cycle --- */
@@ -222,7 +120,7 @@ static void srv_down(struct rdv_srv *s, const char *why)
 	if (was_up || !s->warned)
 		log_info("rendezvous %s: %s", s->label, why);
 	session_end(s);
-	drop_scoped(s);
+	ops_drop_scoped(s);
 	s->phase = SRV_IDLE;
 	s->tries = 0;
 	s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : 1000;
@@ -250,7 +148,7 @@ static void srv_refuse(struct rdv_srv *s, const uint8_t *seen)
 	int was_up = s->phase == SRV_UP;
 	session_end(s);
 	s->phase = SRV_REFUSED;
-	fail_all(s);
+	ops_fail_all(s);
 	if (was_up)
 		rdv_on_down(s);
 }
@@ -296,7 +194,7 @@ static void session_start(struct rdv_srv *s, struct noise_keypair *kp)
 		s->stun_out = 1;
 	}
 	/* Session-scoped messages (LOGIN, SUBSCRIBEs) go first, then what is still unanswered. */
-	drop_scoped(s);
+	ops_drop_scoped(s);
 	struct rdv_op *keep = s->ops;
 	s->ops = NULL;
 	rdv_on_session(s);
@@ -304,7 +202,7 @@ static void session_start(struct rdv_srv *s, struct noise_keypair *kp)
 	while (*t)
 		t = &(*t)->next;
 	*t = keep;
-	send_ops(s);
+	ops_send(s);
 	srv_flush(s);
 }
 
@@ -647,17 +545,6 @@ void srv_tcp_failed(struct rdv_srv *s, const char *why)
 
 /* --- rel callbacks: every DATA message is one rendezvous message --- */
 
-static void on_result(struct rdv_srv *s, const struct rdv_msg *m)
-{
-	for (struct rdv_op *op = s->ops; op; op = op->next) {
-		if (op->req && op->req == m->req) {
-			op_finish(s, op, m);
-			return;
-		}
-	}
-	log_debug("rendezvous %s: RESULT for unknown request %u", s->label, m->req);
-}
-
 static void srv_deliver(void *arg, uint64_t seq, uint64_t ts, const char *text, size_t len)
 {
 	struct rdv_srv *s = arg;
@@ -667,7 +554,7 @@ static void srv_deliver(void *arg, uint64_t seq, uint64_t ts, const char *text, 
 		return;
 	}
 	if (m->type == RDV_RESULT)
-		on_result(s, m);
+		ops_on_result(s, m);
 	else
 		rdv_on_push(s, m);
 }
@@ -720,7 +607,7 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
 	return a < b ? a : b;
 }
 
-static void srv_arm(struct rdv_srv *s)
+void srv_arm(struct rdv_srv *s)
 {
 	struct loop *l = s->r->e->loop;
 	uint64_t now = mono_ms(), due = UINT64_MAX;
@@ -783,7 +670,7 @@ static void srv_tick(struct loop *l, void *arg)
 		srv_tcp_failed(s, s->tcp.err);
 		return;
 	}
-	expire_ops(s, now);
+	ops_expire(s, now);
 	if ((s->phase == SRV_KEYREQ || s->phase == SRV_HANDSHAKE) && !s->tcp.tried &&
 	    now - s->phase_ms >= RDV_TCP_AFTER_MS)
 		rdv_tcp_open(s);	/* if it fails at once, UDP goes on alone this cycle */
@@ -868,7 +755,7 @@ void srv_free(struct rdv_srv *s, int logout)
 	while (s->ops) {
 		struct rdv_op *op = s->ops;
 		s->ops = op->next;
-		op_free(op);
+		ops_free(op);
 	}
 	free(s);
 }

@@ -181,6 +181,16 @@ void srv_flush(struct rdv_srv *s);
 struct rdv_op *srv_request(struct rdv_srv *s, const struct rdv_msg *m, rdv_done_cb done, int scoped,
 			   uint64_t timeout_ms);
 int srv_up(const struct rdv_srv *s);
+void srv_arm(struct rdv_srv *s);		/* the server's timer: the next thing due */
+
+/* rdv_ops.c: requests */
+void ops_free(struct rdv_op *op);
+void ops_send(struct rdv_srv *s);		/* number the unsent ones, hand them to rel */
+void ops_finish(struct rdv_srv *s, struct rdv_op *op, const struct rdv_msg *res);
+void ops_drop_scoped(struct rdv_srv *s);	/* the session ended: its own go, others wait */
+void ops_fail_all(struct rdv_srv *s);
+void ops_expire(struct rdv_srv *s, uint64_t now);
+void ops_on_result(struct rdv_srv *s, const struct rdv_msg *m);
 /* From rdv_tcp.c: one frame read from s's stream; the stream is open; it failed (why). */
 void srv_tcp_input(struct rdv_srv *s, const uint8_t *pkt, size_t len);
 void srv_tcp_connected(struct rdv_srv *s);
