@@ -53,24 +53,27 @@ void engine_emit(struct engine *e, const struct event *ev)
 		e->cb(e->cb_arg, ev);
 }
 
-void emit_error(struct engine *e, const char *word, const char *fmt, ...)
+void engine_emitv(struct engine *e, enum ev_type type, const char *word, const char *fmt, va_list ap)
 {
 	char text[512];
+	vsnprintf(text, sizeof(text), fmt, ap);
+	engine_emit(e, &(struct event){ .type = type, .word = word, .text = text });
+}
+
+void emit_error(struct engine *e, const char *word, const char *fmt, ...)
+{
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	engine_emitv(e, EV_ERROR, word, fmt, ap);
 	va_end(ap);
-	engine_emit(e, &(struct event){ .type = EV_ERROR, .word = word, .text = text });
 }
 
 void emit_info(struct engine *e, const char *fmt, ...)
 {
-	char text[512];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	engine_emitv(e, EV_INFO, NULL, fmt, ap);
 	va_end(ap);
-	engine_emit(e, &(struct event){ .type = EV_INFO, .text = text });
 }
 
 void engine_defer(struct engine *e, enum ev_type type, struct contact *c, uint64_t msgid,

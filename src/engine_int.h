@@ -3,6 +3,7 @@
 #ifndef TINCAN_ENGINE_INT_H
 #define TINCAN_ENGINE_INT_H
 
+#include <stdarg.h>
 #include <sys/socket.h>
 
 #include "contacts.h"
@@ -73,7 +74,7 @@ struct session {
 	struct sockaddr_storage addr;	/* the direct address (the last one, while on the relay) */
 	socklen_t addrlen;
 	int relay;			/* the path is the rendezvous relay */
-	uint64_t direct_rx_ms, relay_rx_ms;	/* last authenticated packet each way */
+	uint64_t direct_rx_ms;		/* last authenticated packet that came directly */
 	uint64_t unanswered_ms;		/* direct: first packet since the last answer, 0 = none */
 	int ka_out;			/* a keepalive PING is unanswered */
 	uint64_t hs_first_ms;		/* first INIT of this attempt, 0 = none */
@@ -190,6 +191,9 @@ struct engine {
 
 /* engine.c */
 void engine_emit(struct engine *e, const struct event *ev);
+/* An event of type with its text formatted (at most 511 bytes) and word (NULL: none). */
+void engine_emitv(struct engine *e, enum ev_type type, const char *word, const char *fmt, va_list ap)
+	__attribute__((format(printf, 4, 0)));
 void emit_error(struct engine *e, const char *word, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void emit_info(struct engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int contacts_save(struct engine *e);
@@ -251,8 +255,9 @@ void session_tick(struct loop *l, void *arg);
 /* A packet from the peer: src NULL = relayed from the peer key relay_pk. */
 void session_packet(struct engine *e, const uint8_t *pkt, size_t n, const struct sockaddr *src, socklen_t srclen,
 		    const uint8_t *relay_pk);
-/* An encrypted PING to each address (path probes); answers come back as ACKs. */
-void session_probe(struct contact *c, const struct sockaddr_storage *ss, const socklen_t *len, int n);
+/* An encrypted PING from socket fd to each address (path probes, sprays); answers come back
+ * as ACKs. */
+void session_probe(struct contact *c, int fd, const struct sockaddr_storage *ss, const socklen_t *len, int n);
 
 /* path.c */
 struct path_frag;

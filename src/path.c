@@ -165,7 +165,6 @@ void path_set(struct contact *c, const struct sockaddr *src, socklen_t srclen)
 			rel_path_change(&c->rel);
 	} else {
 		c->s.relay = 1;
-		c->s.relay_rx_ms = mono_ms();
 		if (!was_relay) {
 			punch_start(c);
 			if (session_up(c))
@@ -191,7 +190,6 @@ void path_heard(struct contact *c, const struct sockaddr *src, socklen_t srclen)
 		c->s.unanswered_ms = 0;
 		return;
 	}
-	c->s.relay_rx_ms = now;
 	/* The peer gave up on the direct path, and it has been silent here as well. */
 	if (!c->s.relay && now - c->s.direct_rx_ms >= PATH_FALLBACK_MS) {
 		log_info("%s: the peer speaks through the relay; direct silent", c->id);
@@ -240,7 +238,7 @@ static void probe(struct contact *c)
 	c->s.probe_at_ms = 0;
 	if (n) {
 		log_debug("%s: probing %d direct address%s", c->id, n, n == 1 ? "" : "es");
-		session_probe(c, ss, len, n);
+		session_probe(c, path_sock(c), ss, len, n);
 	}
 }
 

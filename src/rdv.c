@@ -21,22 +21,18 @@ enum { FILE_MAX = 1 << 20, LINE_MAX_LEN = 600 };
 
 void rdv_error(struct rdv *r, const char *word, const char *fmt, ...)
 {
-	char text[512];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	engine_emitv(r->e, EV_ERROR, word, fmt, ap);
 	va_end(ap);
-	engine_emit(r->e, &(struct event){ .type = EV_ERROR, .word = word, .text = text });
 }
 
 void rdv_info(struct rdv *r, const char *fmt, ...)
 {
-	char text[512];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	engine_emitv(r->e, EV_INFO, NULL, fmt, ap);
 	va_end(ap);
-	engine_emit(r->e, &(struct event){ .type = EV_INFO, .text = text });
 }
 
 void rdv_warning(struct rdv *r, const char *id, const char *fmt, ...)

@@ -638,7 +638,7 @@ void session_packet(struct engine *e, const uint8_t *pkt, size_t n, const struct
 	}
 }
 
-void session_probe(struct contact *c, const struct sockaddr_storage *ss, const socklen_t *len, int n)
+void session_probe(struct contact *c, int fd, const struct sockaddr_storage *ss, const socklen_t *len, int n)
 {
 	uint8_t pt[8], out[sizeof(pt) + NOISE_DATA_OVERHEAD];
 	size_t pl = frame_put(pt, sizeof(pt), 0, FR_PING, NULL, 0);
@@ -646,7 +646,7 @@ void session_probe(struct contact *c, const struct sockaddr_storage *ss, const s
 		int m = noise_encrypt(c->s.cur, pt, pl, out, sizeof(out));
 		if (m < 0)
 			return;
-		if (sendto(path_sock(c), out, (size_t)m, 0, (const struct sockaddr *)&ss[i], len[i]) < 0)
+		if (sendto(fd, out, (size_t)m, 0, (const struct sockaddr *)&ss[i], len[i]) < 0)
 			log_debug("%s: probe: %s", c->id, strerror(errno));
 	}
 }
@@ -663,6 +663,14 @@ static uint64_t keepalive_due(const struct contact *c)
 	return due;
 }
 
+/* When the peer was last heard from: its last packet or, on a LAN path (*lan set), its last
+ * signed beacon, which is why a LAN path needs no keepalive. */
+static uint64_t last_heard(const struct contact *c, const struct peer **lan)
+{
+	*lan = c->s.relay ? NULL : contact_lan_peer(c);
+	return *lan && (*lan)->heard_ms > c->s.last_rx_ms ? (*lan)->heard_ms : c->s.last_rx_ms;
+}
+
 /* Timers: handshake retries, keepalive, liveness, rekey. The sending itself happens in
  * session_flush at the end of the pass. */
 void session_tick(struct loop *l, void *arg)
@@ -674,12 +682,8 @@ void session_tick(struct loop *l, void *arg)
 		send_init(c);
 	if (!session_up(c))
 		return;
-	/* On the LAN the peer's signed beacons say it is there: no keepalive is needed. */
-	const struct peer *lp = c->s.relay ? NULL : contact_lan_peer(c);
-	uint64_t heard = c->s.last_rx_ms;
-	if (lp && lp->heard_ms > heard)
-		heard = lp->heard_ms;
-	if (now - heard > DEAD_MS) {
+	const struct peer *lp;
+	if (now - last_heard(c, &lp) > DEAD_MS) {
 		log_info("%s: silent for %d s: offline", c->id, DEAD_MS / 1000);
 		session_drop(c);
 		return;
@@ -721,8 +725,8 @@ void session_flush(struct contact *c)
 	}
 	if (c->s.peer_ack != c->s.hello_gen && c->s.hello_sent_ms + HELLO_RESEND_MS < due_ms)
 		due_ms = c->s.hello_sent_ms + HELLO_RESEND_MS;
-	const struct peer *lp = c->s.relay ? NULL : contact_lan_peer(c);
-	uint64_t heard = lp && lp->heard_ms > c->s.last_rx_ms ? lp->heard_ms : c->s.last_rx_ms;
+	const struct peer *lp;
+	uint64_t heard = last_heard(c, &lp);
 	uint64_t ka = lp ? UINT64_MAX : keepalive_due(c), dead = heard + DEAD_MS + 1;
 	if (ka < due_ms)
 		due_ms = ka;

@@ -1,10 +1,8 @@
 /* spray.c: the birthday method for a peer behind a NAT that gives each destination its own
  * port (endpoint-dependent mapping), tried a few times while a conversation is on the relay. */
-#include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -53,15 +51,6 @@ struct spray {
 	struct timer t;
 };
 
-static void probe_to(struct contact *c, int fd, const struct sockaddr_storage *to, socklen_t tlen)
-{
-	uint8_t pt[8], out[sizeof(pt) + NOISE_DATA_OVERHEAD];
-	size_t pl = frame_put(pt, sizeof(pt), 0, FR_PING, NULL, 0);
-	int m = c->s.cur ? noise_encrypt(c->s.cur, pt, pl, out, sizeof(out)) : -1;
-	if (m > 0 && sendto(fd, out, (size_t)m, 0, (const struct sockaddr *)to, tlen) < 0)
-		log_debug("%s: spray: %s", c->id, strerror(errno));
-}
-
 static void set_port(struct sockaddr_storage *ss, uint16_t port)
 {
 	if (ss->ss_family == AF_INET6)
@@ -86,7 +75,7 @@ static void probe_batch(struct spray *sp)
 		if (port == skip)
 			continue;
 		set_port(&to, port);
-		probe_to(c, c->e->fd, &to, sp->tlen);
+		session_probe(c, c->e->fd, &to, &sp->tlen, 1);
 	}
 	sp->batches++;
 }
@@ -171,7 +160,7 @@ void spray_start(struct contact *c)
 			break;
 		}
 		sp->fd[sp->nfd++] = fd;
-		probe_to(c, fd, &sp->target, sp->tlen);
+		session_probe(c, fd, &sp->target, &sp->tlen, 1);
 	}
 	char addr[80];
 	addr_format((struct sockaddr *)&sp->target, sp->tlen, addr, sizeof(addr));
