@@ -275,7 +275,8 @@ def sc_new_address(w, args, cl):
     old = ah.addr4
     new = old.rsplit(".", 1)[0] + ".200"
     infos = len(a.infos())
-    w.lab.run(ah, ["sysctl", "-qw", "net.ipv4.conf.eth0.promote_secondaries=1"])
+    # (through /proc, not sysctl(8): procps is not on every fresh machine)
+    w.lab.run(ah, "echo 1 > /proc/sys/net/ipv4/conf/eth0/promote_secondaries")
     w.lab.run(ah, ["ip", "addr", "add", new + "/24", "dev", "eth0"])
     w.lab.run(ah, ["ip", "addr", "del", old + "/24", "dev", "eth0"])
     t = time.monotonic()
