@@ -85,13 +85,7 @@ def check_config(tmp, tincan):
 def run(tincan, lab, tmp):
     h = lab.host("h")
     lab.run(h, ["ip", "link", "set", "lo", "multicast", "on"])
-    env = ["-e", "LC_ALL=C.UTF-8"]
-    lab.run(h, ["tmux", "-L", ut.SOCK, "-f", "/dev/null", "new-session", "-d", "-s", "a",
-                "-x", "100", "-y", "24"] + env + ["sh"])
-    ut.tmux("new-session", "-d", "-s", "b", "-x", "100", "-y", "24", *env, "sh")
-    for t in "ab":
-        typed(t, f"PS1='{PROMPT}'", enter=True)
-        wait_screen(t, "^" + re.escape(PROMPT.strip()))
+    ut.start_shells(lab, h, 100, 24)
     check_config(tmp, tincan)
 
     # alice: -f FILE; bob: tincan.conf in his --home

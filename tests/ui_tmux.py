@@ -91,6 +91,23 @@ def wait_screen(t, pattern, timeout=10.0, absent=False):
         raise Fail(f"{e}\n--- screen {t}:\n{screen(t)}") from None
 
 
+def start_shells(lab, h, width, height):
+    """Two tmux sessions, a and b, each running sh in namespace h with the prompt PROMPT.
+
+    Keys typed before sh prints its first prompt are echoed by the terminal ahead of it, and
+    the new prompt then lands after the old one on the same row; so wait for sh's own prompt
+    before typing anything."""
+    env = ["-e", "LC_ALL=C.UTF-8"]
+    size = ["-x", str(width), "-y", str(height)]
+    lab.run(h, ["tmux", "-L", SOCK, "-f", "/dev/null", "new-session", "-d", "-s", "a"]
+            + size + env + ["sh"])
+    tmux("new-session", "-d", "-s", "b", *size, *env, "sh")
+    for t in "ab":
+        wait_screen(t, r"^[#$] ?$")
+        typed(t, f"PS1='{PROMPT}'", enter=True)
+        wait_screen(t, "^" + re.escape(PROMPT.strip()))
+
+
 def press(t, *k):
     """Send keys and wait until the screen changes."""
     before = screen(t)
@@ -149,15 +166,9 @@ def check_wrapped(t, text, width, indent):
 def run(tincan, lab, tmp):
     h = lab.host("h")
     lab.run(h, ["ip", "link", "set", "lo", "multicast", "on"])
-    env = ["-e", "LC_ALL=C.UTF-8"]
-    lab.run(h, ["tmux", "-L", SOCK, "-f", "/dev/null", "new-session", "-d", "-s", "a",
-                "-x", "80", "-y", "24"] + env + ["sh"])
+    start_shells(lab, h, 80, 24)
     tmux("set", "-g", "monitor-bell", "on")
     tmux("set", "-g", "bell-action", "any")
-    tmux("new-session", "-d", "-s", "b", "-x", "80", "-y", "24", *env, "sh")
-    for t in "ab":
-        typed(t, f"PS1='{PROMPT}'", enter=True)
-        wait_screen(t, "^" + re.escape(PROMPT.strip()))
     homes = {n: os.path.join(tmp, n) for n in ("alice", "bob", "carol")}
     start_client("a", tincan, homes["alice"], 17301, "alice")
     start_client("b", tincan, homes["bob"], 17302, "bob")
