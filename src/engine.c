@@ -152,18 +152,16 @@ static int addr_key(const struct sockaddr_storage *ss, socklen_t len, uint8_t ip
 	return -1;
 }
 
+/* The LAN peer with the contact's key when the session runs to the address its beacons come
+ * from. Asked for every up contact on every pass, so it looks nothing up. */
 const struct peer *contact_lan_peer(const struct contact *c)
 {
 	uint8_t a[16], b[16];
 	uint16_t pa, pb;
-	for (size_t i = 0; i < c->e->npeers; i++) {
-		const struct peer *p = &c->e->peers[i];
-		if (memcmp(p->pk, c->pk, 32) == 0)
-			return addr_key(&p->addr, p->addrlen, a, &pa) == 0 &&
-			       addr_key(&c->s.addr, c->s.addrlen, b, &pb) == 0 && pa == pb && memcmp(a, b, 16) == 0
-			       ? p : NULL;
-	}
-	return NULL;
+	const struct peer *p = c->lan_peer;
+	return p && addr_key(&p->addr, p->addrlen, a, &pa) == 0 &&
+	       addr_key(&c->s.addr, c->s.addrlen, b, &pb) == 0 && pa == pb && memcmp(a, b, 16) == 0
+	       ? p : NULL;
 }
 
 /* "relay" through the rendezvous; "lan" when the session runs to the address a LAN beacon
@@ -459,6 +457,7 @@ struct contact *contact_new(struct engine *e, const uint8_t pk[32], const char *
 	timer_init(&c->t_tick, session_tick, c);
 	timer_init(&c->t_path, path_tick, c);
 	typing_init(c);
+	c->lan_peer = peer_find_pk(e, pk);
 	if (contact_open_log(c) < 0) {
 		if (c->rel_ready)
 			rel_free(&c->rel);
@@ -627,12 +626,18 @@ static void on_beacon(void *arg, const struct lan_beacon *b, const struct sockad
 				if (e->peers[i].heard_ms < e->peers[old].heard_ms)
 					old = i;
 			p = &e->peers[old];
+			struct contact *gone = contact_find_pk(e, p->pk);
+			if (gone)
+				gone->lan_peer = NULL;
 		} else {
 			p = &e->peers[e->npeers++];
 		}
 		memset(p, 0, sizeof(*p));
 		memcpy(p->pk, b->pk, 32);
 		id_encode(b->pk, p->id);
+		struct contact *c = contact_find_pk(e, b->pk);
+		if (c)
+			c->lan_peer = p;
 	}
 	struct sockaddr_storage at;
 	if (fromlen > sizeof(at))

@@ -117,6 +117,8 @@ struct contact {
 	uint64_t last_out;		/* highest seq we ever queued */
 	unsigned since_check;		/* records since the last checkpoint */
 	struct session s;
+	struct peer *lan_peer;		/* the LAN peer with this key, or NULL (on_beacon keeps it) */
+	struct rdv_peer *rdvp;		/* its state at the rendezvous, or NULL (rdv.c keeps it) */
 	struct timer t_hs, t_tick, t_path;
 	/* typing notices (typing.c): ours as last sent, theirs as last shown */
 	uint8_t typing_out, typing_in;

@@ -413,11 +413,8 @@ int rdv_save_handles(struct rdv *r)
 
 struct rdv_peer *rdv_peer_get(struct rdv *r, struct contact *c, int create)
 {
-	for (size_t i = 0; i < r->npeers; i++)
-		if (r->peers[i]->c == c)
-			return r->peers[i];
-	if (!create)
-		return NULL;
+	if (c->rdvp || !create)
+		return c->rdvp;
 	struct rdv_peer *p = calloc(1, sizeof(*p));
 	void *np = p ? realloc(r->peers, (r->npeers + 1) * sizeof(*r->peers)) : NULL;
 	if (!np) {
@@ -428,6 +425,7 @@ struct rdv_peer *rdv_peer_get(struct rdv *r, struct contact *c, int create)
 	p->c = c;
 	p->presence = -1;
 	r->peers[r->npeers++] = p;
+	c->rdvp = p;
 	return p;
 }
 
@@ -474,6 +472,7 @@ void rdv_contact_gone(struct rdv *r, struct contact *c)
 {
 	for (size_t i = 0; i < r->npeers; i++) {
 		if (r->peers[i]->c == c) {
+			c->rdvp = NULL;
 			free(r->peers[i]);
 			r->peers[i] = r->peers[--r->npeers];
 			break;
@@ -563,8 +562,10 @@ void rdv_free(struct rdv *r)
 		return;
 	for (int i = 0; i < r->nsrv; i++)
 		srv_free(r->srv[i], 1);
-	for (size_t i = 0; i < r->npeers; i++)
+	for (size_t i = 0; i < r->npeers; i++) {
+		r->peers[i]->c->rdvp = NULL;
 		free(r->peers[i]);
+	}
 	free(r->peers);
 	if (r->keys) {
 		seal_keys_save(r->keys);
