@@ -7,60 +7,8 @@
 
 /* --- records --- */
 
-struct cur {
-	const uint8_t *p;
-	size_t n, off;
-	int bad;
-};
-
-static const uint8_t *take(struct cur *c, size_t k)
-{
-	if (c->bad || k > c->n - c->off) {
-		c->bad = 1;
-		return NULL;
-	}
-	c->off += k;
-	return c->p + c->off - k;
-}
-
-static uint8_t c_u8(struct cur *c)
-{
-	const uint8_t *q = take(c, 1);
-	return q ? q[0] : 0;
-}
-
-static uint32_t c_u32(struct cur *c)
-{
-	const uint8_t *q = take(c, 4);
-	return q ? get_u32(q) : 0;
-}
-
-static uint64_t c_u64(struct cur *c)
-{
-	const uint8_t *q = take(c, 8);
-	return q ? get_u64(q) : 0;
-}
-
-static const uint8_t *c_pk(struct cur *c)
-{
-	return take(c, 32);
-}
-
-/* str8 into a NUL-terminated buffer of cap bytes; must be valid UTF-8 without NUL. */
-static void c_str8(struct cur *c, char *dst, size_t cap)
-{
-	size_t k = c_u8(c);
-	const uint8_t *q = take(c, k);
-	if (!q || k >= cap || !rdv_utf8_ok(q, k)) {
-		c->bad = 1;
-		return;
-	}
-	memcpy(dst, q, k);
-	dst[k] = '\0';
-}
-
-/* Not inlined: gcc -O2 cannot see that take() never returns a pointer past the record and
- * warns (stringop-overread) about a zero-sized region. */
+/* Not inlined: gcc -O2 cannot see that rdv_rd_take() never returns a pointer past the record
+ * and warns (stringop-overread) about a zero-sized region. */
 __attribute__((noinline)) static uint32_t id_of(struct acct_db *db, const uint8_t *pk)
 {
 	return pk ? acct_by_pk(db, pk) : ACCT_NONE;
@@ -229,12 +177,12 @@ static int ap_req_add(struct acct_db *db, uint32_t id, const uint8_t *from, cons
 	return 0;
 }
 
-static int ap_prekeys(struct acct_db *db, uint32_t id, struct cur *c)
+static int ap_prekeys(struct acct_db *db, uint32_t id, struct rdv_rd *c)
 {
-	uint32_t spk_id = c_u32(c);
-	const uint8_t *spk = take(c, 32), *sig = take(c, 64);
-	size_t n = c_u8(c);
-	const uint8_t *opks = take(c, n * 36);
+	uint32_t spk_id = rdv_rd_u32(c);
+	const uint8_t *spk = rdv_rd_take(c, 32), *sig = rdv_rd_take(c, 64);
+	size_t n = rdv_rd_u8(c);
+	const uint8_t *opks = rdv_rd_take(c, n * 36);
 	if (!id || c->bad || n > RDV_OPK_MSG_MAX)
 		return -1;
 	struct acct_ext *x = acct_ext_get(db, id);
@@ -346,64 +294,63 @@ static int ap_mail_ack(struct acct_db *db, uint32_t id, uint64_t mid)
 
 int acct_apply_rec(struct acct_db *db, const uint8_t *rec, size_t len)
 {
-	struct cur c = { rec, len, 0, 0 };
+	struct rdv_rd c = { rec, len, 0, 0 };
 	char s1[RDV_STR8_MAX + 1], s2[RDV_STR8_MAX + 1];
-	uint8_t op = c_u8(&c);
-	const uint8_t *pk = op == AOP_META ? NULL : c_pk(&c), *pk2;
+	uint8_t op = rdv_rd_u8(&c);
+	const uint8_t *pk = op == AOP_META ? NULL : rdv_rd_take(&c, 32), *pk2;
 	uint32_t id = id_of(db, pk);
 	int rc;
 
 	switch (op) {
 	case AOP_REGISTER:
-		c_str8(&c, s1, RDV_NAME_MAX + 1);
+		rdv_rd_str8(&c, s1, 0, RDV_NAME_MAX);
 		rc = c.bad || c.off != len ? -1 : ap_register(db, pk, s1);
 		return rc;
 	case AOP_RELEASE:
 		return c.bad || c.off != len ? -1 : ap_release(db, id);
 	case AOP_MOVE:
-		pk2 = c_pk(&c);
+		pk2 = rdv_rd_take(&c, 32);
 		return c.bad || c.off != len ? -1 : ap_move(db, id, pk2);
 	case AOP_ALLOW:
-		pk2 = c_pk(&c);
-		rc = c_u8(&c);
+		pk2 = rdv_rd_take(&c, 32);
+		rc = rdv_rd_u8(&c);
 		return c.bad || c.off != len ? -1 : ap_allow(db, id, pk2, (uint8_t)rc);
 	case AOP_REQ_ADD:
-		pk2 = c_pk(&c);
-		c_str8(&c, s1, sizeof(s1));
-		c_str8(&c, s2, sizeof(s2));
+		pk2 = rdv_rd_take(&c, 32);
+		rdv_rd_str8(&c, s1, 0, RDV_STR8_MAX);
+		rdv_rd_str8(&c, s2, 0, RDV_STR8_MAX);
 		return c.bad || c.off != len ? -1 : ap_req_add(db, id, pk2, s1, s2);
 	case AOP_REQ_DEL:
-		pk2 = c_pk(&c);
+		pk2 = rdv_rd_take(&c, 32);
 		return c.bad || c.off != len ? -1 : ap_req_del(db, id, pk2);
 	case AOP_PREKEYS: {
-		struct cur probe = c;
-		take(&probe, 4 + 32 + 64);
-		size_t n = c_u8(&probe);
-		take(&probe, n * 36);
+		struct rdv_rd probe = c;
+		rdv_rd_take(&probe, 4 + 32 + 64);
+		size_t n = rdv_rd_u8(&probe);
+		rdv_rd_take(&probe, n * 36);
 		if (probe.bad || probe.off != len)
 			return -1;
 		return ap_prekeys(db, id, &c);
 	}
 	case AOP_OPK_TAKE: {
-		uint32_t oid = c_u32(&c);
+		uint32_t oid = rdv_rd_u32(&c);
 		return c.bad || c.off != len ? -1 : ap_opk_take(db, id, oid);
 	}
 	case AOP_MAIL_PUT: {
-		uint64_t mid = c_u64(&c);
-		pk2 = c_pk(&c);
-		const uint8_t *q = take(&c, 2);
-		size_t sl = q ? get_u16(q) : 0;
-		const uint8_t *sealed = take(&c, sl);
+		uint64_t mid = rdv_rd_u64(&c);
+		pk2 = rdv_rd_take(&c, 32);
+		size_t sl = rdv_rd_u16(&c);
+		const uint8_t *sealed = rdv_rd_take(&c, sl);
 		if (c.bad || c.off != len)
 			return -1;
 		return ap_mail_put(db, id, mid, pk2, sealed, sl);
 	}
 	case AOP_MAIL_ACK: {
-		uint64_t mid = c_u64(&c);
+		uint64_t mid = rdv_rd_u64(&c);
 		return c.bad || c.off != len ? -1 : ap_mail_ack(db, id, mid);
 	}
 	case AOP_META: {
-		uint64_t next = c_u64(&c);
+		uint64_t next = rdv_rd_u64(&c);
 		if (c.bad || c.off != len || next == 0 || next == UINT64_MAX)
 			return -1;
 		if (next > db->next_mail_id)

@@ -5,15 +5,9 @@
 #include "rdvmsg.h"
 #include "util.h"
 
-/* --- reading: a cursor that fails once and stays failed --- */
+/* --- reading: a cursor that fails once and stays failed (struct rdv_rd, rdvmsg.h) --- */
 
-struct rd {
-	const uint8_t *p;
-	size_t n, off;
-	int bad;
-};
-
-static const uint8_t *rd_take(struct rd *r, size_t k)
+const uint8_t *rdv_rd_take(struct rdv_rd *r, size_t k)
 {
 	if (r->bad || k > r->n - r->off) {
 		r->bad = 1;
@@ -24,46 +18,45 @@ static const uint8_t *rd_take(struct rd *r, size_t k)
 	return q;
 }
 
-static uint8_t rd_u8(struct rd *r)
+uint8_t rdv_rd_u8(struct rdv_rd *r)
 {
-	const uint8_t *q = rd_take(r, 1);
+	const uint8_t *q = rdv_rd_take(r, 1);
 	return q ? q[0] : 0;
 }
 
-static uint16_t rd_u16(struct rd *r)
+uint16_t rdv_rd_u16(struct rdv_rd *r)
 {
-	const uint8_t *q = rd_take(r, 2);
+	const uint8_t *q = rdv_rd_take(r, 2);
 	return q ? get_u16(q) : 0;
 }
 
-static uint32_t rd_u32(struct rd *r)
+uint32_t rdv_rd_u32(struct rdv_rd *r)
 {
-	const uint8_t *q = rd_take(r, 4);
+	const uint8_t *q = rdv_rd_take(r, 4);
 	return q ? get_u32(q) : 0;
 }
 
-static uint64_t rd_u64(struct rd *r)
+uint64_t rdv_rd_u64(struct rdv_rd *r)
 {
-	const uint8_t *q = rd_take(r, 8);
+	const uint8_t *q = rdv_rd_take(r, 8);
 	return q ? get_u64(q) : 0;
 }
 
-static void rd_bytes(struct rd *r, void *dst, size_t k)
+static void rd_bytes(struct rdv_rd *r, void *dst, size_t k)
 {
-	const uint8_t *q = rd_take(r, k);
+	const uint8_t *q = rdv_rd_take(r, k);
 	if (q)
 		memcpy(dst, q, k);
 }
 
-/* str8 into a NUL-terminated buffer of max+1 bytes; at least min bytes. */
-static void rd_str8(struct rd *r, char *dst, size_t min, size_t max)
+void rdv_rd_str8(struct rdv_rd *r, char *dst, size_t min, size_t max)
 {
-	size_t k = rd_u8(r);
+	size_t k = rdv_rd_u8(r);
 	if (k < min || k > max) {
 		r->bad = 1;
 		return;
 	}
-	const uint8_t *q = rd_take(r, k);
+	const uint8_t *q = rdv_rd_take(r, k);
 	if (!q)
 		return;
 	if (!rdv_utf8_ok(q, k)) {
@@ -74,22 +67,22 @@ static void rd_str8(struct rd *r, char *dst, size_t min, size_t max)
 	dst[k] = '\0';
 }
 
-static void rd_addr(struct rd *r, struct rdv_addr *a)
+static void rd_addr(struct rdv_rd *r, struct rdv_addr *a)
 {
 	memset(a, 0, sizeof(*a));
-	a->family = rd_u8(r);
+	a->family = rdv_rd_u8(r);
 	if (a->family == 4)
 		rd_bytes(r, a->ip, 4);
 	else if (a->family == 6)
 		rd_bytes(r, a->ip, 16);
 	else
 		r->bad = 1;
-	a->port = rd_u16(r);
+	a->port = rdv_rd_u16(r);
 }
 
-static void rd_addrs(struct rd *r, struct rdv_msg *m, size_t max)
+static void rd_addrs(struct rdv_rd *r, struct rdv_msg *m, size_t max)
 {
-	m->naddr = rd_u8(r);
+	m->naddr = rdv_rd_u8(r);
 	if (m->naddr > max) {
 		r->bad = 1;
 		return;
@@ -145,79 +138,79 @@ int rdv_utf8_ok(const uint8_t *s, size_t n)
 
 int rdv_decode(const uint8_t *buf, size_t len, struct rdv_msg *m)
 {
-	struct rd r = { buf, len, 0, 0 };
+	struct rdv_rd r = { buf, len, 0, 0 };
 	if (len > RDV_MSG_MAX)
 		return -1;
 	memset(m, 0, offsetof(struct rdv_msg, opk));
 	m->sealed = NULL;
 	m->sealed_len = 0;
 	m->mail_id = 0;
-	m->type = rd_u8(&r);
+	m->type = rdv_rd_u8(&r);
 	if (m->type >= 1 && m->type <= RDV_REQ_LAST)
-		m->req = rd_u32(&r);
+		m->req = rdv_rd_u32(&r);
 	switch (m->type) {
 	case RDV_REGISTER:
 	case RDV_LOOKUP:
 	case RDV_RELEASE:
-		rd_str8(&r, m->name, 1, RDV_NAME_MAX);
+		rdv_rd_str8(&r, m->name, 1, RDV_NAME_MAX);
 		break;
 	case RDV_LOGIN:
-		m->status = rd_u8(&r);
-		rd_str8(&r, m->text, 0, RDV_STR8_MAX);
+		m->status = rdv_rd_u8(&r);
+		rdv_rd_str8(&r, m->text, 0, RDV_STR8_MAX);
 		rd_addrs(&r, m, RDV_LOCAL_ADDR_MAX);
 		break;
 	case RDV_ALLOW:
 		rd_bytes(&r, m->pk, 32);
-		m->mode = rd_u8(&r);
+		m->mode = rdv_rd_u8(&r);
 		if (m->mode > RDV_ALLOW_BLOCK)
 			return -1;
 		break;
 	case RDV_REQUEST:
-		rd_str8(&r, m->name, 1, RDV_NAME_MAX);
-		rd_str8(&r, m->handle, 0, RDV_STR8_MAX);
-		rd_str8(&r, m->text, 0, RDV_STR8_MAX);
+		rdv_rd_str8(&r, m->name, 1, RDV_NAME_MAX);
+		rdv_rd_str8(&r, m->handle, 0, RDV_STR8_MAX);
+		rdv_rd_str8(&r, m->text, 0, RDV_STR8_MAX);
 		break;
 	case RDV_SUBSCRIBE:
 	case RDV_BUNDLE:
 		rd_bytes(&r, m->pk, 32);
 		break;
 	case RDV_STATUS:
-		m->status = rd_u8(&r);
-		rd_str8(&r, m->text, 0, RDV_STR8_MAX);
+		m->status = rdv_rd_u8(&r);
+		rdv_rd_str8(&r, m->text, 0, RDV_STR8_MAX);
 		break;
 	case RDV_PREKEYS:
-		m->spk_id = rd_u32(&r);
+		m->spk_id = rdv_rd_u32(&r);
 		rd_bytes(&r, m->spk, 32);
 		rd_bytes(&r, m->sig, 64);
-		m->nopk = rd_u8(&r);
+		m->nopk = rdv_rd_u8(&r);
 		if (m->nopk > RDV_OPK_MSG_MAX)
 			return -1;
 		for (size_t i = 0; i < m->nopk && !r.bad; i++) {
-			m->opk[i].id = rd_u32(&r);
+			m->opk[i].id = rdv_rd_u32(&r);
 			rd_bytes(&r, m->opk[i].pk, 32);
 		}
 		break;
 	case RDV_MAILPUT:
 	case RDV_MAIL:
 		if (m->type == RDV_MAIL)
-			m->mail_id = rd_u64(&r);
+			m->mail_id = rdv_rd_u64(&r);
 		rd_bytes(&r, m->pk, 32);
-		m->sealed_len = rd_u16(&r);
+		m->sealed_len = rdv_rd_u16(&r);
 		if (m->sealed_len > RDV_SEALED_MAX)
 			return -1;
-		m->sealed = rd_take(&r, m->sealed_len);
+		m->sealed = rdv_rd_take(&r, m->sealed_len);
 		break;
 	case RDV_MAILACK:
-		m->mail_id = rd_u64(&r);
+		m->mail_id = rdv_rd_u64(&r);
 		break;
 	case RDV_MOVE:
-		rd_str8(&r, m->name, 1, RDV_NAME_MAX);
+		rdv_rd_str8(&r, m->name, 1, RDV_NAME_MAX);
 		rd_bytes(&r, m->pk, 32);
 		rd_bytes(&r, m->sig, 64);
 		break;
 	case RDV_RESULT:
-		m->req = rd_u32(&r);
-		m->code = rd_u8(&r);
+		m->req = rdv_rd_u32(&r);
+		m->code = rdv_rd_u8(&r);
 		if (r.bad || m->code > RDV_CODE_LAST)
 			return -1;
 		if (len - r.off == 0) {
@@ -229,11 +222,11 @@ int rdv_decode(const uint8_t *buf, size_t len, struct rdv_msg *m)
 			rd_bytes(&r, m->pk, 32);
 		} else if (len - r.off == RDV_BUNDLE_LEN) {
 			m->payload = RDV_PL_BUNDLE;
-			m->spk_id = rd_u32(&r);
+			m->spk_id = rdv_rd_u32(&r);
 			rd_bytes(&r, m->spk, 32);
 			rd_bytes(&r, m->sig, 64);
 			m->nopk = 1;
-			m->opk[0].id = rd_u32(&r);
+			m->opk[0].id = rdv_rd_u32(&r);
 			rd_bytes(&r, m->opk[0].pk, 32);
 			if (m->opk[0].id == 0 && !is_zero(m->opk[0].pk, 32))
 				return -1;
@@ -243,16 +236,16 @@ int rdv_decode(const uint8_t *buf, size_t len, struct rdv_msg *m)
 		break;
 	case RDV_PRESENCE:
 		rd_bytes(&r, m->pk, 32);
-		m->status = rd_u8(&r);
-		rd_str8(&r, m->text, 0, RDV_STR8_MAX);
+		m->status = rdv_rd_u8(&r);
+		rdv_rd_str8(&r, m->text, 0, RDV_STR8_MAX);
 		rd_addrs(&r, m, RDV_ADDR_MAX);
 		if (m->status == RDV_OFFLINE && m->naddr)
 			return -1;
 		break;
 	case RDV_REQUESTED:
 		rd_bytes(&r, m->pk, 32);
-		rd_str8(&r, m->handle, 0, RDV_STR8_MAX);
-		rd_str8(&r, m->text, 0, RDV_STR8_MAX);
+		rdv_rd_str8(&r, m->handle, 0, RDV_STR8_MAX);
+		rdv_rd_str8(&r, m->text, 0, RDV_STR8_MAX);
 		break;
 	default:
 		return -1;

@@ -181,4 +181,22 @@ size_t rdv_addr_len(const struct rdv_addr *a);
 /* UTF-8 check used by the decoder (no NUL, no overlongs, no surrogates): 1 valid, 0 not. */
 int rdv_utf8_ok(const uint8_t *s, size_t n);
 
+/* A reader of untrusted bytes, also used for tincand's account records: every read checks
+ * that its bytes are there; the first that fails sets bad, and then every read fails,
+ * returning NULL or 0. Start it as { buf, len, 0, 0 }; all read when !bad && off == n. */
+struct rdv_rd {
+	const uint8_t *p;
+	size_t n, off;
+	int bad;
+};
+
+/* The next k bytes, or NULL. */
+const uint8_t *rdv_rd_take(struct rdv_rd *r, size_t k);
+uint8_t rdv_rd_u8(struct rdv_rd *r);
+uint16_t rdv_rd_u16(struct rdv_rd *r);
+uint32_t rdv_rd_u32(struct rdv_rd *r);
+uint64_t rdv_rd_u64(struct rdv_rd *r);
+/* A str8 of min..max bytes of valid UTF-8 (rdv_utf8_ok) into dst[max + 1], NUL-terminated. */
+void rdv_rd_str8(struct rdv_rd *r, char *dst, size_t min, size_t max);
+
 #endif

@@ -54,8 +54,8 @@ struct rtc_cli {
 
 /* sodium, no logging, server identity from seed byte, accounts in memory, conf defaulted. */
 int rtc_open(struct rtc_core *core, int seed, int no_sync, struct rdvd_conf *conf);
-/* Free the core; print the summary of test `name`; its exit status. */
-int rtc_end(struct rtc_core *core, const char *name, int fails, int checks);
+/* Free the core. */
+void rtc_end(struct rtc_core *core);
 void rtc_cli_init(struct rtc_cli *n, struct rtc_core *core, int seed, uint16_t port, uint32_t ip,
     const struct rel_ops *ops, void *arg);
 void rtc_cli_free(struct rtc_cli *n);

@@ -42,9 +42,8 @@ const char *rtn_begin(int argc, char **argv, char *dir);
 /* Run `exe -s dir -f /dev/null --init` and decode the "id " line it prints into pk;
  * *bad counts the id lines that did not decode. 0 when it ran and exited 0, else -1. */
 int rtn_init_key(const char *exe, const char *dir, uint8_t pk[32], int *bad);
-/* rm -rf dir (saying so on stderr when that fails); print the summary of test `name`;
- * its exit status. */
-int rtn_end(const char *dir, const char *name, int fails, int checks);
+/* rm -rf dir (saying so on stderr when that fails). */
+void rtn_end(const char *dir);
 /* A loopback port free for both UDP and TCP, or -1. */
 int rtn_free_port(void);
 

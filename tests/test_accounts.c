@@ -13,13 +13,10 @@
 #include <sodium.h>
 
 #include "acct_int.h"
+#include "check.h"
 #include "crypto.h"
 #include "log.h"
 #include "util.h"
-
-static int fails, checks;
-#define CHECK(c) do { checks++; if (!(c)) { fails++; \
-	fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); } } while (0)
 
 enum { NID = 12 };
 static struct identity ids[NID];
@@ -405,7 +402,7 @@ static void test_persist(void)
 	struct acct_stats st;
 	acct_stats(db, &st);
 	CHECK(st.accounts > 3 && st.mails > 3 && st.generation > 0);
-	if (fails)
+	if (failures)
 		fprintf(stderr, "accounts %u mails %llu gen %llu\n", st.accounts,
 		    (unsigned long long)st.mails, (unsigned long long)st.generation);
 	CHECK(acct_check(db) == 0 && same(db, model));
@@ -532,12 +529,9 @@ int main(void)
 		identity_free(&ids[i]);
 	char cmd[300];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	if (!fails && system(cmd) != 0)
+	if (!failures && system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", tmpdir);
-	if (fails) {
-		fprintf(stderr, "test_accounts: %d of %d checks failed (files in %s)\n", fails, checks, tmpdir);
-		return 1;
-	}
-	printf("test_accounts: %d checks passed\n", checks);
-	return 0;
+	if (failures)
+		fprintf(stderr, "test_accounts: files left in %s\n", tmpdir);
+	return check_end("test_accounts");
 }

@@ -6,13 +6,9 @@
 #include <unistd.h>
 
 #include "cconf.h"
+#include "check.h"
 #include "engine.h"
 #include "ui.h"
-
-static int failures;
-#define CHECK(c) do { if (!(c)) { \
-	fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
-	failures++; } } while (0)
 
 static int
 parse(struct cconf *c, const char *text, char *err, size_t errlen)
@@ -255,9 +251,5 @@ main(void)
 	test_values();
 	test_paths();
 	test_apply();
-	if (failures) {
-		fprintf(stderr, "test_cconf: %d failures\n", failures);
-		return 1;
-	}
-	return 0;
+	return check_end("test_cconf");
 }

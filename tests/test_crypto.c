@@ -9,17 +9,8 @@
 
 #include <sodium.h>
 
+#include "check.h"
 #include "crypto.h"
-
-static int failures, checks;
-
-#define CHECK(c) do { \
-	checks++; \
-	if (!(c)) { \
-		fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
-		failures++; \
-	} \
-} while (0)
 
 static void unhex(const char *h, uint8_t *out, size_t n)
 {
@@ -326,10 +317,5 @@ int main(void)
 	test_id_typos();
 	test_fingerprints();
 	test_keyfile();
-	if (failures) {
-		fprintf(stderr, "test_crypto: %d of %d checks failed\n", failures, checks);
-		return 1;
-	}
-	printf("test_crypto: %d checks passed\n", checks);
-	return 0;
+	return check_end("test_crypto");
 }

@@ -6,12 +6,9 @@
 #include <string.h>
 #include <wchar.h>
 
+#include "check.h"
 #include "edit.h"
 #include "text.h"
-
-static int failures;
-#define CHECK(c) do { if (!(c)) { failures++; \
-	fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); } } while (0)
 
 static struct edit ed;	/* big: keep it off the stack */
 
@@ -252,15 +249,6 @@ check_view(struct edit *e, int width)
 
 static uint32_t rng = 777;
 
-static uint32_t
-next_rand(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 17;
-	rng ^= rng << 5;
-	return rng;
-}
-
 static void
 test_view(void)
 {
@@ -297,16 +285,16 @@ test_view(void)
 	CHECK(v.first == 0 && v.end == 9 && !v.left_marker && v.cursor_col == 14);
 	/* random edits and widths keep the invariants */
 	for (int round = 0; round < 20000 && failures < 20; round++) {
-		switch (next_rand() % 6) {
+		switch (check_rand32(&rng) % 6) {
 		case 0: case 1:
-			edit_insert(e, alpha[next_rand() % (sizeof(alpha) / sizeof(alpha[0]))]);
+			edit_insert(e, alpha[check_rand32(&rng) % (sizeof(alpha) / sizeof(alpha[0]))]);
 			break;
 		case 2: edit_left(e); break;
 		case 3: edit_right(e); break;
-		case 4: if (next_rand() % 4 == 0) edit_backspace(e); else edit_home(e); break;
+		case 4: if (check_rand32(&rng) % 4 == 0) edit_backspace(e); else edit_home(e); break;
 		default: if (e->len > 60) edit_clear(e); else edit_end(e); break;
 		}
-		check_view(e, 1 + (int)(next_rand() % 24));
+		check_view(e, 1 + (int)(check_rand32(&rng) % 24));
 	}
 	edit_free(e);
 }
@@ -418,7 +406,5 @@ main(void)
 	test_history();
 	test_search();
 	test_utf8();
-	if (failures)
-		fprintf(stderr, "test_edit: %d failed\n", failures);
-	return failures != 0;
+	return check_end("test_edit");
 }

@@ -3,11 +3,8 @@
 #include <string.h>
 #include <wchar.h>
 
+#include "check.h"
 #include "keys.h"
-
-static int failures;
-#define CHECK(c) do { if (!(c)) { failures++; \
-	fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); } } while (0)
 
 static struct key_decoder dec;
 static struct key got[256];
@@ -353,16 +350,7 @@ test_paste(void)
 	CHECK(ngot == 5 && is_action(4, ACT_ENTER));
 }
 
-static unsigned rng = 4242;
-
-static unsigned
-next_rand(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 17;
-	rng ^= rng << 5;
-	return rng;
-}
+static uint32_t rng = 4242;
 
 /* Random streams: whatever comes, characters handed out are text and actions are valid. */
 static void
@@ -375,7 +363,7 @@ test_random(void)
 	keys_init(&dec);
 	for (int i = 0; i < 200000 && failures < 20; i++) {
 		int r, paste_before = dec.paste;
-		unsigned v = next_rand();
+		unsigned v = check_rand32(&rng);
 
 		if (v % 50 == 0)
 			r = keys_timeout(&dec, &k);
@@ -415,7 +403,5 @@ main(void)
 	test_paste();
 	test_random();
 	test_names();
-	if (failures)
-		fprintf(stderr, "test_keys: %d failed\n", failures);
-	return failures != 0;
+	return check_end("test_keys");
 }

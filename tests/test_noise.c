@@ -5,19 +5,10 @@
 
 #include <sodium.h>
 
+#include "check.h"
 #include "crypto.h"
 #include "noise.h"
 #include "util.h"
-
-static int failures, checks;
-
-#define CHECK(c) do { \
-	checks++; \
-	if (!(c)) { \
-		fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
-		failures++; \
-	} \
-} while (0)
 
 static struct identity alice, bob, carol;
 
@@ -320,7 +311,7 @@ static void test_bad_handshakes(void)
 	crypto_generichash_state st;
 	size_t i;
 
-	/* INIT made for carol: bob's mac1 check fails, and so does consuming it */
+	/* INIT made for carol: bob's mac1 check failures, and so does consuming it */
 	CHECK(noise_init_create(h1, &alice, carol.pk, 1, NULL, init) == 0);
 	CHECK(noise_mac1_ok(&carol, init, sizeof(init)) == 1);
 	CHECK(noise_mac1_ok(&bob, init, sizeof(init)) == 0);
@@ -397,7 +388,7 @@ static void test_bad_handshakes(void)
 	put_u32(bad + 8, 101);  /* genuine RESP, receiver index changed, mac1 redone */
 	crypto_generichash(bad + 60, 16, bad, 60, key, 32);
 	CHECK(noise_resp_consume(h1, bad, sizeof(bad), kp) == -1);
-	/* tampered or truncated RESP to h1 fails, then the real one still completes (mac2, the
+	/* tampered or truncated RESP to h1 failures, then the real one still completes (mac2, the
 	 * last 16 bytes, only matters to a responder under load and is not checked here) */
 	for (i = 0; i < sizeof(resp); i++) {
 		memcpy(bad, resp, sizeof(resp));
@@ -408,7 +399,7 @@ static void test_bad_handshakes(void)
 	}
 	CHECK(noise_resp_consume(h1, resp, sizeof(resp), kp) == 0);
 	CHECK(noise_hs_local_idx(h1) == 0);  /* wiped after success */
-	CHECK(noise_resp_consume(h1, resp, sizeof(resp), kp) == -1);  /* and RESP replay fails */
+	CHECK(noise_resp_consume(h1, resp, sizeof(resp), kp) == -1);  /* and RESP replay failures */
 	CHECK(memcmp(kp->send_key, kr->recv_key, 32) == 0);
 
 	noise_hs_free(h1);
@@ -616,10 +607,5 @@ int main(void)
 	identity_free(&alice);
 	identity_free(&bob);
 	identity_free(&carol);
-	if (failures) {
-		fprintf(stderr, "test_noise: %d of %d checks failed\n", failures, checks);
-		return 1;
-	}
-	printf("test_noise: %d checks passed\n", checks);
-	return 0;
+	return check_end("test_noise");
 }

@@ -3,11 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "path.h"
 #include "util.h"
-
-static int failures;
-#define CHECK(cond) do { if (!(cond)) { fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #cond); failures++; } } while (0)
 
 static uint8_t pieces[PATH_FRAG_MAX][RDV_RELAY_MAX];
 static size_t plen[PATH_FRAG_MAX];
@@ -111,9 +109,5 @@ int main(void)
 	test_roundtrip();
 	test_loss_and_restart();
 	test_malformed();
-	if (failures) {
-		fprintf(stderr, "test_path: %d failure%s\n", failures, failures == 1 ? "" : "s");
-		return 1;
-	}
-	return 0;
+	return check_end("test_path");
 }

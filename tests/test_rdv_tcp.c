@@ -3,17 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "rdv_tcp.h"
 #include "util.h"
-
-static int failures;
-
-#define CHECK(cond) do { \
-	if (!(cond)) { \
-		fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-		failures++; \
-	} \
-} while (0)
 
 /* Append a frame of n bytes, each byte = fill. */
 static size_t put_frame(uint8_t *buf, size_t at, size_t n, uint8_t fill)
@@ -107,10 +99,5 @@ int main(void)
 	test_empty_and_partial();
 	test_bad_lengths();
 	test_stream();
-	if (failures) {
-		fprintf(stderr, "test_rdv_tcp: %d failed\n", failures);
-		return 1;
-	}
-	printf("test_rdv_tcp: ok\n");
-	return 0;
+	return check_end("test_rdv_tcp");
 }

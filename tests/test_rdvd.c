@@ -6,16 +6,13 @@
 
 #include <sodium.h>
 
+#include "check.h"
 #include "noise.h"
 #include "rdvd.h"
 #include "rdvtest_core.h"
 #include "rel.h"
 #include "stun.h"
 #include "util.h"
-
-static int fails, checks;
-#define CHECK(c) do { checks++; if (!(c)) { fails++; \
-	fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); } } while (0)
 
 enum { MAXCLI = 8, INBOX = 4096, MAXMSG = 4096 };
 
@@ -555,5 +552,6 @@ int main(void)
 
 	for (int i = 0; i < ncli; i++)
 		cli_free(&clis[i]);
-	return rtc_end(&core, "test_rdvd", fails, checks);
+	rtc_end(&core);
+	return check_end("test_rdvd");
 }

@@ -5,12 +5,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include "check.h"
 #include "rdvmsg.h"
 #include "util.h"
-
-static int fails, checks;
-#define CHECK(c) do { checks++; if (!(c)) { fails++; \
-	fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); } } while (0)
 
 static uint8_t sealed_buf[RDV_SEALED_MAX];
 
@@ -340,10 +337,5 @@ int main(void)
 	test_rejects();
 	test_names();
 	test_addrs();
-	if (fails) {
-		fprintf(stderr, "test_rdvmsg: %d of %d checks failed\n", fails, checks);
-		return 1;
-	}
-	printf("test_rdvmsg: %d checks passed\n", checks);
-	return 0;
+	return check_end("test_rdvmsg");
 }

@@ -3,11 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "rel.h"
 #include "util.h"
-
-static int failures;
-#define CHECK(c) do { if (!(c)) { fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #c); failures++; } } while (0)
 
 /* A simulated network: packets in flight with a delivery time; loss, duplication, jitter. */
 struct flight {
@@ -33,10 +31,7 @@ static uint64_t rng = 88172645463325252ull;
 
 static unsigned rnd(unsigned n)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (unsigned)(rng % n);
+	return (unsigned)(check_rand64(&rng) % n);
 }
 
 static void send_pkt(int to, const uint8_t *pkt, size_t len)
@@ -237,7 +232,5 @@ int main(void)
 	test_restart(0);
 	test_restart(1);
 	free(net);
-	if (failures)
-		fprintf(stderr, "%d checks failed\n", failures);
-	return failures ? 1 : 0;
+	return check_end("test_rel");
 }

@@ -6,15 +6,12 @@
 
 #include <sodium.h>
 
+#include "check.h"
 #include "noise.h"
 #include "rdvd.h"
 #include "rdvtest_core.h"
 #include "rel.h"
 #include "util.h"
-
-static int fails, checks;
-#define CHECK(c) do { checks++; if (!(c)) { fails++; \
-	fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); } } while (0)
 
 enum { MAXCLI = 48, NMANY = 40, INBOX = 512, MAXREL = 256, PKT = RDVD_RELAY_MAX };
 
@@ -513,5 +510,6 @@ int main(void)
 	CHECK(st.relayed > 60 && st.relay_bytes > 10000);
 	for (int i = 0; i < ncli; i++)
 		cli_free(&clis[i]);
-	return rtc_end(&core, "test_relay", fails, checks);
+	rtc_end(&core);
+	return check_end("test_relay");
 }

@@ -11,6 +11,7 @@
 
 #include <sodium.h>
 
+#include "check.h"
 #include "crypto.h"
 #include "noise.h"
 #include "rdvd.h"
@@ -18,10 +19,6 @@
 #include "rel.h"
 #include "rdvtest_net.h"
 #include "util.h"
-
-static int fails, checks;
-#define CHECK(c) do { checks++; if (!(c)) { fails++; \
-	fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); } } while (0)
 
 static const char *exe;
 static char dir[] = "/tmp/test_relay_net.XXXXXX";
@@ -187,5 +184,6 @@ int main(int argc, char **argv)
 	waitpid(pid, &st, 0);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 
-	return rtn_end(dir, "test_relay_net", fails, checks);
+	rtn_end(dir);
+	return check_end("test_relay_net");
 }

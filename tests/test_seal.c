@@ -8,12 +8,9 @@
 
 #include <sodium.h>
 
+#include "check.h"
 #include "seal.h"
 #include "util.h"
-
-static int failures;
-#define CHECK(c) do { if (!(c)) { failures++; \
-	fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); } } while (0)
 
 /* An independent HMAC-BLAKE2b-512 / HKDF, checked against Python's hmac + hashlib.blake2b. */
 static void t_hmac(uint8_t out[64], const uint8_t *key, size_t klen, const uint8_t *m, size_t n)
@@ -163,7 +160,7 @@ static void test_round_trip(int with_opk)
 	/* truncated and extended */
 	for (int cut = 0; cut < n; cut += 7)
 		CHECK(seal_open_with(&b.id, b.spk_sk, with_opk ? b.opk_sk : NULL, blob, (size_t)cut, m) != 0);
-	/* a sender pk swapped for another valid key fails (bound by DH1 and AD) */
+	/* a sender pk swapped for another valid key failures (bound by DH1 and AD) */
 	uint8_t t2[SEAL_MAX];
 	memcpy(t2, blob, (size_t)n);
 	memcpy(t2 + 1, c.id.pk, 32);
@@ -384,9 +381,5 @@ int main(void)
 	test_bundle();
 	test_store();
 	test_refill();
-	if (failures) {
-		fprintf(stderr, "test_seal: %d failures\n", failures);
-		return 1;
-	}
-	return 0;
+	return check_end("test_seal");
 }

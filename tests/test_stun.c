@@ -13,17 +13,9 @@
 
 #include <sodium.h>
 
+#include "check.h"
 #include "stun.h"
 #include "util.h"
-
-static int failures;
-
-#define CHECK(cond) do { \
-	if (!(cond)) { \
-		fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-		failures++; \
-	} \
-} while (0)
 
 /* RFC 5769 section 2.1: Binding request with SOFTWARE, PRIORITY, ICE-CONTROLLED, USERNAME,
  * MESSAGE-INTEGRITY and FINGERPRINT. */
@@ -568,9 +560,5 @@ int main(int argc, char **argv)
 	test_ignored();
 	test_truncations();
 	test_real_clients();
-	if (failures) {
-		fprintf(stderr, "stun: %d checks failed\n", failures);
-		return 1;
-	}
-	return 0;
+	return check_end("test_stun");
 }

@@ -5,11 +5,8 @@
 #include <string.h>
 #include <wchar.h>
 
+#include "check.h"
 #include "text.h"
-
-static int failures;
-#define CHECK(c) do { if (!(c)) { failures++; \
-	fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); } } while (0)
 
 static wchar_t got[1024];
 
@@ -172,15 +169,6 @@ test_bounds(void)
 
 static uint32_t rng = 0x9E3779B9u;
 
-static uint32_t
-next_rand(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 17;
-	rng ^= rng << 5;
-	return rng;
-}
-
 /* Whatever bytes come in, nothing a terminal interprets comes out, and valid UTF-8 round-trips. */
 static void
 test_random(void)
@@ -192,11 +180,11 @@ test_random(void)
 	wchar_t back[256];
 
 	for (int round = 0; round < 20000; round++) {
-		size_t len = next_rand() % sizeof(in), n;
+		size_t len = check_rand32(&rng) % sizeof(in), n;
 		int flags = round & 1 ? TEXT_KEEP_NL : 0, bad = 0;
 
 		for (size_t i = 0; i < len; i++)
-			in[i] = round & 2 ? (unsigned char)next_rand() : pieces[next_rand() % sizeof(pieces)];
+			in[i] = round & 2 ? (unsigned char)check_rand32(&rng) : pieces[check_rand32(&rng) % sizeof(pieces)];
 		n = text_sanitize((const char *)in, len, got, sizeof(got) / sizeof(got[0]), flags);
 		for (size_t i = 0; i < n; i++) {
 			wchar_t c = got[i];
@@ -232,7 +220,5 @@ main(void)
 	test_invalid();
 	test_bounds();
 	test_random();
-	if (failures)
-		fprintf(stderr, "test_text: %d failed\n", failures);
-	return failures != 0;
+	return check_end("test_text");
 }

@@ -13,6 +13,7 @@
 
 #include <sodium.h>
 
+#include "check.h"
 #include "crypto.h"
 #include "noise.h"
 #include "rdvmsg.h"
@@ -20,10 +21,6 @@
 #include "rdvtest_net.h"
 #include "stun.h"
 #include "util.h"
-
-static int fails, checks;
-#define CHECK(c) do { checks++; if (!(c)) { fails++; \
-	fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); } } while (0)
 
 static const char *exe;
 static char dir[] = "/tmp/test_tincand.XXXXXX";
@@ -163,5 +160,6 @@ int main(int argc, char **argv)
 	kill(pid, SIGTERM);
 	CHECK(wait_exit(pid) == 0);
 
-	return rtn_end(dir, "test_tincand", fails, checks);
+	rtn_end(dir);
+	return check_end("test_tincand");
 }

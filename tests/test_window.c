@@ -5,17 +5,9 @@
 #include <string.h>
 #include <wchar.h>
 
+#include "check.h"
 #include "text.h"
 #include "window.h"
-
-static int failures;
-
-#define CHECK(cond) do { \
-	if (!(cond)) { \
-		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-		failures++; \
-	} \
-} while (0)
 
 /* 2026-11-25 12:34:56 UTC, and the next day */
 static const uint64_t T0 = 1795610096000ull;
@@ -255,9 +247,5 @@ main(void)
 	test_prepend_and_dates();
 	test_scroll();
 	test_trim();
-	if (failures) {
-		fprintf(stderr, "%d checks failed\n", failures);
-		return 1;
-	}
-	return 0;
+	return check_end("test_window");
 }

@@ -5,12 +5,9 @@
 #include <string.h>
 #include <wchar.h>
 
+#include "check.h"
 #include "text.h"
 #include "wrap.h"
-
-static int failures;
-#define CHECK(c) do { if (!(c)) { failures++; \
-	fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); } } while (0)
 
 enum { MAXL = 256 };
 static struct wrap_line lines[MAXL];
@@ -161,15 +158,6 @@ no_start_test(wchar_t c)
 
 static uint32_t rng = 12345;
 
-static uint32_t
-next_rand(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 17;
-	rng ^= rng << 5;
-	return rng;
-}
-
 /* The invariants, over random text from a mixed alphabet at many widths. */
 static void
 test_property(void)
@@ -180,12 +168,12 @@ test_property(void)
 	struct wrap_line l[200];
 
 	for (int round = 0; round < 30000 && failures < 20; round++) {
-		size_t n = next_rand() % 80, prev_end = 0;
-		int width = 1 + (int)(next_rand() % 30), indent = (int)(next_rand() % (width + 3));
+		size_t n = check_rand32(&rng) % 80, prev_end = 0;
+		int width = 1 + (int)(check_rand32(&rng) % 30), indent = (int)(check_rand32(&rng) % (width + 3));
 		int count, bad = 0;
 
 		for (size_t i = 0; i < n; i++)
-			s[i] = alpha[next_rand() % (sizeof(alpha) / sizeof(alpha[0]))];
+			s[i] = alpha[check_rand32(&rng) % (sizeof(alpha) / sizeof(alpha[0]))];
 		count = wrap_text(s, n, width, indent, l, 200);
 		CHECK(count >= 1 && count <= 200);
 		CHECK(wrap_text(s, n, width, indent, NULL, 0) == count);
@@ -290,7 +278,5 @@ main(void)
 	test_edges();
 	test_property();
 	test_fit();
-	if (failures)
-		fprintf(stderr, "test_wrap: %d failed\n", failures);
-	return failures != 0;
+	return check_end("test_wrap");
 }

@@ -20,13 +20,9 @@ Every wait has a deadline.
 
 import os
 import re
-import shutil
-import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import netlab  # noqa: E402
 import ui_tmux as ut  # noqa: E402  (tmux helpers: send-keys, capture-pane, bounded waits)
 from ui_tmux import Fail, fmt, keys, screen, typed, wait_screen, wait_until  # noqa: E402
 
@@ -264,38 +260,11 @@ def key_change(lab, h, tincan, homes, carol, alice_id):
     quit_ok(carol)
 
 
-def main():
-    if len(sys.argv) != 2:
-        print("usage: ui_notices.py path/to/tincan", file=sys.stderr)
-        return 2
-    tincan = os.path.abspath(sys.argv[1])
-    if shutil.which("tmux") is None:
-        print("tmux not installed (apt-get install tmux)", file=sys.stderr)
-        return 77
-    tmp = tempfile.mkdtemp(prefix="tincan-uin-")
-    try:
-        with netlab.Lab("uin", timeout=280) as lab:
-            try:
-                run(tincan, lab, tmp)
-                for t in "ab":
-                    typed(t, "/quit", enter=True)
-                    wait_screen(t, r"^EXIT=0\s*\n" + re.escape(PROMPT.strip()))
-            except Exception:
-                lab.failed = True
-                for t in "ab":
-                    r = subprocess.run(["tmux", "-L", ut.SOCK, "capture-pane", "-p", "-t", t],
-                                       capture_output=True, text=True)
-                    print(f"--- last screen of {t}:\n{r.stdout}", file=sys.stderr)
-                raise
-    except (Fail, netlab.ExpectTimeout, netlab.LabTimeout) as e:
-        print(f"FAIL: {e}", file=sys.stderr)
-        return 1
-    finally:
-        subprocess.run(["tmux", "-L", ut.SOCK, "kill-server"], capture_output=True)
-        shutil.rmtree(tmp, ignore_errors=True)
-    print("ui-notices: ok")
-    return 0
+def quit_both():
+    for t in "ab":
+        typed(t, "/quit", enter=True)
+        wait_screen(t, r"^EXIT=0\s*\n" + re.escape(PROMPT.strip()))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(ut.lab_main("ui-notices", "uin", "tincan-uin-", run, quit_both))

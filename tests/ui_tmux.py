@@ -312,19 +312,24 @@ def run(tincan, lab, tmp):
         wait_screen(t, r"^EXIT=0\s*\n" + re.escape(PROMPT.strip()))
 
 
-def main():
+def lab_main(name, lab_name, tmp_prefix, body, finish=None):
+    """main() of a tmux test called name (ui-tmux: usage names ui_tmux.py): check argv and tmux,
+    call body(tincan, lab, tmp) in a netlab.Lab called lab_name with a temporary directory, then
+    finish() if given; on a failure in either, print each pane's last screen. The exit status."""
     if len(sys.argv) != 2:
-        print("usage: ui_tmux.py path/to/tincan", file=sys.stderr)
+        print(f"usage: {name.replace('-', '_')}.py path/to/tincan", file=sys.stderr)
         return 2
     tincan = os.path.abspath(sys.argv[1])
     if shutil.which("tmux") is None:
         print("tmux not installed (apt-get install tmux)", file=sys.stderr)
         return 77
-    tmp = tempfile.mkdtemp(prefix="tincan-ui-")
+    tmp = tempfile.mkdtemp(prefix=tmp_prefix)
     try:
-        with netlab.Lab("uit", timeout=280) as lab:
+        with netlab.Lab(lab_name, timeout=280) as lab:
             try:
-                run(tincan, lab, tmp)
+                body(tincan, lab, tmp)
+                if finish is not None:
+                    finish()
             except Exception:
                 lab.failed = True
                 for t in "ab":
@@ -338,9 +343,9 @@ def main():
     finally:
         subprocess.run(["tmux", "-L", SOCK, "kill-server"], capture_output=True)
         shutil.rmtree(tmp, ignore_errors=True)
-    print("ui-tmux: ok")
+    print(f"{name}: ok")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(lab_main("ui-tmux", "uit", "tincan-ui-", run))
