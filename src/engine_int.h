@@ -1,5 +1,6 @@
-/* engine_int.h: the engine's internals shared by engine.c (contacts, commands, logs) and
- * session.c (sockets, handshakes, the encrypted channel). Not for front ends. */
+/* engine_int.h: the engine's internals shared by engine.c (contacts, life cycle),
+ * engine_cmd.c (commands), engine_log.c (logs) and session.c (sockets, handshakes, the
+ * encrypted channel). Not for front ends. */
 #ifndef TINCAN_ENGINE_INT_H
 #define TINCAN_ENGINE_INT_H
 
@@ -44,7 +45,7 @@ enum {
 	PATH_SPRAY_ROUND2 = 5,
 };
 
-/* The start of an away auto-reply (engine.c, engine_cmd.c autoreply_send). */
+/* The start of an away auto-reply (engine_log.c, engine_cmd.c autoreply_send). */
 #define AUTOREPLY_TAG "[auto-reply] "
 
 /* Engine-only contact flag, kept in the contacts file with the others: another key claimed
@@ -200,10 +201,15 @@ void emit_error(struct engine *e, const char *word, const char *fmt, ...) __attr
 void emit_info(struct engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int contacts_save(struct engine *e);
 void fingerprint(const uint8_t pk[32], char out[FPR_STRLEN + 1]);
-/* Append a record to c's log (written at the end of the pass); 0 or -1. */
-int log_append(struct contact *c, int type, uint64_t a, uint64_t b, const char *text, size_t len);
 int status_parse(const char *w, enum status *s);
 struct peer *peer_find_pk(struct engine *e, const uint8_t pk[32]);
+
+/* engine_log.c */
+/* Append a record to c's log (written at the end of the pass); 0 or -1. */
+int log_append(struct contact *c, int type, uint64_t a, uint64_t b, const char *text, size_t len);
+void log_checkpoint(struct contact *c);	/* a REC_CHECK: recovery reads back only to here */
+/* Open c's log, start its rel and recover the outbox and unshown messages; 0 or -1. */
+int contact_open_log(struct contact *c);
 
 /* engine_cmd.c */
 void autoreply_send(struct engine *e);	/* the away auto-replies that are due */
