@@ -181,7 +181,7 @@ static void test_nicks(void)
 	};
 	static const char *bad[] = {
 		"123456789012345678901234567890123",	/* 33 bytes */
-		"a\tb", "a\nb", "\x1b[31mred", "del\x7f", "c1\xc2\x85", "\xc2\x9b" "31m",
+		"a\tb", "a\nb", "\x1b[31mred", "del\x7f", "c1\xc2\x85", "\xc2\x9b\x33\x31m",
 		"\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xf5\x80\x80\x80",
 		"trunc\xe6\x9d", "\x80", "\xff", "rtl\xe2\x80\xae", "iso\xe2\x81\xa6", "ls\xe2\x80\xa8",
 	};
