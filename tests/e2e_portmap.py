@@ -9,8 +9,9 @@ An "internet" switch (rdvlab.World: no multicast) holds tincand and carol. Behin
 everything sent to itself (a stalled box), is dave. Shown:
  (1) alice maps 7788 on r1 ("port mapping" info line, miniupnpd's nft rule), and the rule is
      gone within a bounded wait after /quit;
- (2) dave, behind the stalled router, registers and logs in as fast as carol, who has no
-     router, and long before his NAT attempts give up; he makes no mapping;
+ (2) dave, behind the stalled router, registers and logs in before his NAT attempts give
+     up (an order of events; both times are printed next to carol's, who has no router);
+     he makes no mapping;
  (3) alice with --no-portmap makes none (no nat log line at -vv, no rule, no info line);
  (4) hx holds external port 7788 on r1, so bob's mapping (UPnP only: it comes after his
      login) gets another port M; r1 lets no new flow from bob to carol out. carol and bob
@@ -36,7 +37,6 @@ R1_WAN, R2_WAN = "45.45.0.1", "45.45.0.2"
 ALICE, BOB, HX, DAVE = "192.168.1.10", "192.168.1.11", "192.168.1.12", "192.168.2.10"
 PORT = 7787                 # tincand
 CPORT = 7788                # every client's UDP port (the default)
-LOGIN_MAX_S = 1.5           # ready -> login behind a stalled router (NAT gives up after ~3 s)
 GONE_MAX_S = 4.0            # /quit -> the rule is gone (nat_free takes at most 1.8 s)
 MAPLINE = re.compile(r"^port mapping: ([\d.]+):(\d+) -> UDP port (\d+) \((UPnP IGD|NAT-PMP)\)$")
 
@@ -102,13 +102,10 @@ def part_map_and_remove(lab, r1, alice, srv_id):
     return m.group(4), gone - t
 
 
-def part_stalled(dave, carol_s, srv_id):
-    """(2) behind a stalled router the login does not wait for the port mapping."""
-    took = register(dave, srv_id) - dave.t_ready
-    if took > LOGIN_MAX_S:
-        raise Fail(f"dave: login {took:.2f} s after ready behind a stalled router "
-                   f"(carol without a router: {carol_s:.2f} s)")
-    return took
+def part_stalled(dave, srv_id):
+    """(2) behind a stalled router: seconds from ready to dave's login, which must come before
+    his NAT attempts give up (an order of events, checked in main, not a time limit)."""
+    return register(dave, srv_id) - dave.t_ready
 
 
 def part_stalled_gave_up(dave):
@@ -223,11 +220,14 @@ def run(lab, tincan, tincand, tmp):
     carol = client("carol")
     carol_s = register(carol, srv.server_id) - carol.t_ready
     dave = client("dave")
-    took = part_stalled(dave, carol_s, srv.server_id)
+    took = part_stalled(dave, srv.server_id)
     alice = client("alice")
     proto, gone = part_map_and_remove(lab, r1, alice, srv.server_id)
     print(f"map: alice's port mapped by {proto}, rule removed {gone:.2f} s after /quit")
     gave_up = part_stalled_gave_up(dave)
+    if took >= gave_up:
+        raise Fail(f"dave: logged in {took:.2f} s after ready, after his port mapping gave up "
+                   f"({gave_up:.2f} s): the login waited for the stalled router")
     print(f"stalled: dave logged in {took:.2f} s after ready (carol, no router: "
           f"{carol_s:.2f} s); his NAT attempts gave up {gave_up:.1f} s after ready")
 
