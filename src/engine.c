@@ -498,6 +498,8 @@ static void flush_logs(struct engine *e, int *dirty)
 {
 	for (size_t i = 0; i < e->ncontacts; i++) {
 		struct contact *c = e->contacts[i];
+		if (c->since_check >= CHECKPOINT_EVERY)
+			log_checkpoint(c);
 		if (jlog_written(c->log) != jlog_end(c->log) && jlog_flush(c->log) < 0)
 			log_warn("%s: write: %s", c->id, strerror(errno));
 		*dirty |= jlog_dirty(c->log);

@@ -32,6 +32,8 @@ enum ev_type {
 	EV_MAILBOX,		/* id, msgid: the message is sealed in the contact's rendezvous mailbox */
 	EV_TYPING,		/* id, name, word: "typing", "paused" or "stopped" (typing notices) */
 	EV_AUTOREPLY,		/* id, name, msgid, text: our away message went back to id as msgid */
+	EV_RESTART,		/* id, name, msgid: id's message history restarted (a new log there);
+				 * its messages are numbered again from msgid + 1 */
 };
 
 struct event {

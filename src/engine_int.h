@@ -60,7 +60,11 @@ enum rec_type {
 	REC_IN = 'I',		/* seq, unix-ms, text: a message we received */
 	REC_DURABLE = 'D',	/* upto: the peer has our messages <= upto on disk */
 	REC_SHOWN = 'S',	/* upto: received messages <= upto were given to the front end */
-	REC_CHECK = 'C',	/* last_out, durable; text: last_in u64, shown u64 (recovery stops here) */
+	REC_CHECK = 'C',	/* last_out, durable; text: last_in u64, shown u64, and since stream
+				 * ids: our stream u64, theirs u64, theirs known u8 (recovery stops here) */
+	REC_TXID = 'T',		/* stream id: our numbering, made with the log (its first record) */
+	REC_RXID = 'R',		/* their stream id, base; text: shown u64: their messages are counted
+				 * on that stream from base + 1 (rel_rx_stream) */
 };
 enum { CHECKPOINT_EVERY = 1024 };	/* records between checkpoints */
 
@@ -91,6 +95,7 @@ struct session {
 	/* HELLO exchange: our generation, and the last of theirs we saw / they saw of ours */
 	uint32_t hello_gen, peer_gen, peer_ack;
 	int peer_hello;			/* a HELLO arrived in this session */
+	int peer_stream;		/* an FR_STREAM arrived in this session (log_peer_stream) */
 	uint64_t hello_sent_ms;
 	/* an introduction by a rendezvous: INITs go to every candidate, the first answer wins */
 	struct sockaddr_storage cand[SESSION_MAX_CAND];
@@ -116,6 +121,7 @@ struct contact {
 	uint64_t durable_logged;	/* highest REC_DURABLE written */
 	uint64_t shown;			/* highest received seq given to the front end */
 	uint64_t last_out;		/* highest seq we ever queued */
+	uint64_t tx_sid;		/* our stream id for this contact (0: a log older than them) */
 	unsigned since_check;		/* records since the last checkpoint */
 	struct session s;
 	struct peer *lan_peer;		/* the LAN peer with this key, or NULL (on_beacon keeps it) */
@@ -210,6 +216,8 @@ int log_append(struct contact *c, int type, uint64_t a, uint64_t b, const char *
 void log_checkpoint(struct contact *c);	/* a REC_CHECK: recovery reads back only to here */
 /* Open c's log, start its rel and recover the outbox and unshown messages; 0 or -1. */
 int contact_open_log(struct contact *c);
+/* The peer's FR_STREAM: log and apply what it means for our receiving side (rel_rx_stream). */
+void log_peer_stream(struct contact *c, const uint8_t *body, size_t len);
 
 /* engine_cmd.c */
 void autoreply_send(struct engine *e);	/* the away auto-replies that are due */

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "engine_int.h"
 #include "log.h"
 #include "util.h"
@@ -26,18 +28,21 @@ int log_append(struct contact *c, int type, uint64_t a, uint64_t b, const char *
 	}
 	if (type == REC_OUT)
 		c->last_out = a;
-	if (++c->since_check >= CHECKPOINT_EVERY && type != REC_CHECK)
-		log_checkpoint(c);
+	c->since_check++;
 	return 0;
 }
 
 /* A summary of the state so far, so that recovery reads back only to here (plus the
- * outbox, which is short). */
+ * outbox, which is short). Written at the end of a pass (flush_logs), when the state agrees
+ * with every record before it: a record's own state change comes after its append. */
 void log_checkpoint(struct contact *c)
 {
-	uint8_t t[16];
+	uint8_t t[33];
 	put_u64(t, c->rel.rx_stored);
 	put_u64(t + 8, c->shown);
+	put_u64(t + 16, c->tx_sid);
+	put_u64(t + 24, c->rel.rx_sid);
+	t[32] = (uint8_t)c->rel.rx_known;
 	c->since_check = 0;
 	log_append(c, REC_CHECK, c->last_out, c->durable_logged, (const char *)t, sizeof(t));
 }
@@ -98,8 +103,8 @@ static const struct rel_ops contact_rel_ops = {
  * outbox), which goes back into the sending queue. Received messages that were stored but
  * never shown (a crash between the write and the display) are shown now. */
 struct recover {
-	uint64_t last_in, durable, last_out, shown;
-	int have_in, have_dur, have_out, have_shown;
+	uint64_t last_in, durable, last_out, shown, tx_sid, rx_sid;
+	int have_in, have_dur, have_out, have_shown, have_tx, have_rx, rx_known;
 	struct { uint64_t seq, off; } *outs, *ins;
 	size_t nouts, nins, capouts, capins;
 };
@@ -123,7 +128,7 @@ static int keep_off(void *vp, size_t *n, size_t *cap, uint64_t seq, uint64_t off
 
 static int recover_done(const struct recover *r)
 {
-	if (!(r->have_in && r->have_dur && r->have_out && r->have_shown))
+	if (!(r->have_in && r->have_dur && r->have_out && r->have_shown && r->have_tx && r->have_rx))
 		return 0;
 	size_t pending = 0;
 	for (size_t i = 0; i < r->nouts; i++)
@@ -176,14 +181,33 @@ static int recover_scan(struct contact *c, struct recover *r)
 				r->last_in = get_u64(rec + 17), r->have_in = 1;
 			if (!r->have_shown)
 				r->shown = get_u64(rec + 25), r->have_shown = 1;
+			/* a checkpoint from before stream ids: an old log, our stream is 0 */
+			if (!r->have_tx)
+				r->tx_sid = len >= 66 ? get_u64(rec + 33) : 0, r->have_tx = 1;
+			if (!r->have_rx && len >= 66)
+				r->rx_sid = get_u64(rec + 41), r->rx_known = rec[49] != 0;
+			r->have_rx = 1;
+			break;
+		case REC_TXID:
+			if (!r->have_tx)
+				r->tx_sid = a, r->have_tx = 1;
+			break;
+		case REC_RXID:
+			/* newer than every message counted on the stream before it */
+			if (!r->have_rx)
+				r->rx_sid = a, r->rx_known = 1, r->have_rx = 1;
+			if (!r->have_in)
+				r->last_in = b, r->have_in = 1;
+			if (!r->have_shown)
+				r->shown = len >= 25 ? get_u64(rec + 17) : b, r->have_shown = 1;
 			break;
 		}
 		if (rc < 0)
 			break;
 	}
 	jlog_iter_done(&it);
-	/* Reached the start: whatever was not found is zero. */
-	r->have_in = r->have_dur = r->have_out = r->have_shown = 1;
+	/* Reached the start: whatever was not found is zero (our stream 0: an old log). */
+	r->have_in = r->have_dur = r->have_out = r->have_shown = r->have_tx = r->have_rx = 1;
 	return rc < 0 ? -1 : 0;
 }
 
@@ -223,6 +247,9 @@ static int contact_recover(struct contact *c)
 		/* The peer has our messages <= durable: the outbox starts after it. */
 		rel_tx_start(&c->rel, r.durable);
 		rel_rx_start(&c->rel, r.last_in);
+		c->rel.rx_sid = r.rx_sid;
+		c->rel.rx_known = r.rx_known;
+		c->tx_sid = r.tx_sid;
 		c->durable_logged = r.durable;
 		c->delivered_upto = r.durable;
 		c->last_out = r.last_out;
@@ -256,7 +283,54 @@ int contact_open_log(struct contact *c)
 	if (rel_init(&c->rel, &contact_rel_ops, c) < 0)
 		return -1;
 	c->rel_ready = 1;
+	if (jlog_end(c->log) == 0) {
+		/* A new log: a new stream, on disk before any peer hears of it. */
+		do
+			randombytes_buf(&c->tx_sid, sizeof(c->tx_sid));
+		while (c->tx_sid == 0);
+		if (log_append(c, REC_TXID, c->tx_sid, 0, NULL, 0) < 0 || jlog_sync(c->log) < 0) {
+			log_warn("%s: %s", path, strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
 	return contact_recover(c);
+}
+
+/* The peer's FR_STREAM: sid u64, first u64. The record goes to the log before the change
+ * and before any message counted by it; the messages that follow are logged after it. */
+void log_peer_stream(struct contact *c, const uint8_t *b, size_t n)
+{
+	struct engine *e = c->e;
+	uint64_t base;
+	if (n < 16 || !c->rel_ready)
+		return;
+	uint64_t sid = get_u64(b), first = get_u64(b + 8);
+	enum rel_stream how = rel_rx_stream(&c->rel, sid, first, &base);
+	c->s.peer_stream = 1;
+	if (how == REL_STREAM_SAME) {
+		rel_rx_hold(&c->rel, 0);
+		return;
+	}
+	uint64_t shown = how == REL_STREAM_NEW ? base : c->shown;
+	uint8_t t[8];
+	put_u64(t, shown);
+	if (log_append(c, REC_RXID, sid, base, (const char *)t, sizeof(t)) < 0)
+		return;		/* held: nothing is counted that the log cannot place */
+	if (how != REL_STREAM_NEW && base > c->rel.rx_stored)
+		log_info("%s: its messages up to %llu are not in this log", c->id, (unsigned long long)base);
+	rel_rx_restart(&c->rel, sid, base);
+	rel_rx_hold(&c->rel, 0);
+	c->shown = shown;
+	/* a sync running now must not mark the new stream's messages durable */
+	for (size_t i = 0; i < e->nbatch; i++)
+		if (e->batch[i].c == c && e->batch[i].rx > base)
+			e->batch[i].rx = base;
+	if (how == REL_STREAM_NEW) {
+		log_info("%s: its message history restarted (stream %016llx from %llu)", c->id,
+			 (unsigned long long)sid, (unsigned long long)base + 1);
+		engine_defer(e, EV_RESTART, c, base, 0, NULL, 0);
+	}
 }
 
 /* --- history for the front end --- */

@@ -153,6 +153,9 @@ void headless_event(void *arg, const struct event *ev)
 		fprintf(o, "autoreply %s %" PRIu64, ev->id, ev->msgid);
 		last(o, ev->text);
 		break;
+	case EV_RESTART:
+		fprintf(o, "restart %s %" PRIu64, ev->id, ev->msgid);
+		break;
 	case EV_TYPING:
 		fputs("typing", o);
 		field(o, ev->id);

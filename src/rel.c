@@ -70,6 +70,43 @@ void rel_rx_start(struct rel *r, uint64_t stored)
 	r->rx_stored = r->rx_durable = stored;
 }
 
+enum rel_stream rel_rx_stream(const struct rel *r, uint64_t sid, uint64_t first, uint64_t *base)
+{
+	uint64_t b = first ? first - 1 : 0;
+	*base = b;
+	if (r->rx_known && sid == r->rx_sid)
+		return b > r->rx_stored ? REL_STREAM_JUMP : REL_STREAM_SAME;
+	/* Unknown (a new log, or one older than stream ids): 0 is an old log's stream, which
+	 * goes on; a new stream that holds nothing we would lose goes on from base. */
+	if (!r->rx_known && (sid == 0 || b >= r->rx_stored)) {
+		if (b < r->rx_stored)
+			*base = r->rx_stored;
+		return REL_STREAM_FIRST;
+	}
+	return REL_STREAM_NEW;
+}
+
+void rel_rx_restart(struct rel *r, uint64_t sid, uint64_t base)
+{
+	for (size_t i = 0; r->ooo && i < REL_WINDOW; i++) {
+		free(r->ooo[i].text);
+		r->ooo[i] = (struct rel_in){ 0 };
+	}
+	/* What is written but maybe not synced stays not durable; what the sender holds no
+	 * longer was durable at the peer it went to. */
+	if (base > r->rx_stored || base < r->rx_durable)
+		r->rx_durable = base;
+	r->rx_stored = base;
+	r->rx_sid = sid;
+	r->rx_known = 1;
+	r->ack_needed = 1;
+}
+
+void rel_rx_hold(struct rel *r, int hold)
+{
+	r->rx_hold = hold;
+}
+
 uint64_t rel_next_seq(const struct rel *r)
 {
 	return r->durable + r->cnt + 1;
@@ -244,6 +281,8 @@ static void on_data(struct rel *r, const uint8_t *b, size_t n)
 	uint64_t seq = get_u64(b), ts = get_u64(b + 8);
 	const char *text = (const char *)b + 16;
 	size_t len = n - 16;
+	if (r->rx_hold)
+		return;
 	r->ack_needed = 1;
 	if (seq <= r->rx_stored) {
 		r->n_dup++;
@@ -403,7 +442,7 @@ int rel_poll(struct rel *r, uint64_t now_us, int max_pkts, rel_emit emit, void *
 	p->off = 0;
 	p->has_data = 0;
 	p->count = 0;
-	if (r->ack_needed)
+	if (r->ack_needed && !r->rx_hold)
 		add_ack(r, p);
 	/* Retransmissions first, oldest first. */
 	if (r->rtx_due_us <= now_us) {
@@ -448,7 +487,7 @@ int rel_poll(struct rel *r, uint64_t now_us, int max_pkts, rel_emit emit, void *
 
 uint64_t rel_next_us(const struct rel *r, uint64_t now_us)
 {
-	if (r->ack_needed || r->want_ping)
+	if ((r->ack_needed && !r->rx_hold) || r->want_ping)
 		return 0;
 	if (r->snd_nxt <= r->durable + r->cnt && r->snd_nxt - r->acked < REL_WINDOW)
 		return 0;

@@ -33,6 +33,8 @@ enum frame_type {
 	FR_RELAY = 10,		/* rendezvous relay, outside rel (unreliable): pk 32 | peer packet;
 			 * client->server: target pk, server->client: source pk (rdvd_relay.c) */
 	FR_PUNCH = 11,		/* engine, outside rel: probe the direct path now (path.c) */
+	FR_STREAM = 12,		/* stream id u64, first u64: our numbering and its first seq not
+			 * known durable at the peer; just before each HELLO (session.c) */
 };
 
 struct rel_out {
@@ -77,6 +79,9 @@ struct rel {
 	uint64_t rtx_due_us;	/* earliest retransmission, for rel_next_us */
 	/* receiver */
 	uint64_t rx_stored, rx_durable;
+	uint64_t rx_sid;	/* the peer's stream that rx_stored counts in, if rx_known */
+	int rx_known;		/* the peer told us its stream (an FR_STREAM was logged) */
+	int rx_hold;		/* DATA ignored and no ACK sent until the peer's stream is known */
 	struct rel_in *ooo;	/* REL_WINDOW slots indexed by seq % REL_WINDOW */
 	int ack_needed;
 	uint32_t echo;		/* TS of the last packet that carried data, 0 = none fresh */
@@ -90,6 +95,23 @@ void rel_free(struct rel *r);
 void rel_tx_start(struct rel *r, uint64_t durable);
 /* Receiver restart: we stored everything <= stored. */
 void rel_rx_start(struct rel *r, uint64_t stored);
+
+/* The sender's numbering is a stream with a random 64-bit id, made with its log (0: a log
+ * older than stream ids). Its FR_STREAM says which, and the first seq it still holds. */
+enum rel_stream {
+	REL_STREAM_SAME,	/* nothing to do */
+	REL_STREAM_FIRST,	/* the first word on this stream: the same numbers go on */
+	REL_STREAM_JUMP,	/* the sender holds nothing <= base, more than we have: skip there */
+	REL_STREAM_NEW,		/* another stream: its numbering starts afresh after base */
+};
+/* What the peer's FR_STREAM means for us; *base is the last seq to count as received. */
+enum rel_stream rel_rx_stream(const struct rel *r, uint64_t sid, uint64_t first, uint64_t *base);
+/* Receive stream sid after base (the caller has logged that first): forgets what is
+ * buffered out of order. */
+void rel_rx_restart(struct rel *r, uint64_t sid, uint64_t base);
+/* While held, DATA is dropped unread and no ACK goes out (a new session until the peer has
+ * said which stream it sends). */
+void rel_rx_hold(struct rel *r, int hold);
 /* seq must be the next number (durable + count + 1). Copies text. */
 int rel_queue(struct rel *r, uint64_t seq, uint64_t ts, const char *text, size_t len);
 uint64_t rel_next_seq(const struct rel *r);

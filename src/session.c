@@ -323,6 +323,10 @@ static void session_established(struct contact *c)
 	timer_stop(c->e->loop, &c->t_hs);
 	/* The peer may have restarted: resend what it has not stored, and our HELLO. */
 	rel_session_reset(&c->rel);
+	/* Nothing counted until the peer says which stream it sends (FR_STREAM), or, from a
+	 * version without streams, until its HELLO. */
+	rel_rx_hold(&c->rel, 1);
+	c->s.peer_stream = 0;
 	c->s.peer_hello = 0;
 	c->s.hello_sent_ms = 0;
 	c->s.hello_gen++;
@@ -352,6 +356,7 @@ void session_drop(struct contact *c)
 	}
 	s->own_fd = 0;
 	c->peer_accepts = 0;
+	rel_rx_hold(&c->rel, 0);	/* offline mail is counted on the stream we know */
 	contact_set_online(c, 0);
 	if (c->e->rdv)
 		rdv_outbox_changed(c->e->rdv, c);	/* offline mail may be due */
@@ -361,13 +366,19 @@ static void send_hello(struct contact *c)
 {
 	struct engine *e = c->e;
 	struct hello h = { .gen = c->s.hello_gen, .ack = c->s.peer_gen, .status = (uint8_t)e->status };
-	uint8_t body[HELLO_MAX], pkt[HELLO_MAX + 8];
+	uint8_t body[HELLO_MAX], pkt[HELLO_MAX + 32], st[16];
 	int friend = contact_is_friend(c);
 	h.flags = friend ? HELLO_ACCEPT | HELLO_REQUEST : 0;
 	str_copy(h.nick, e->nick, sizeof(h.nick));
 	str_copy(h.text, friend ? (c->peer_accepts ? e->status_text : c->request_text) : "", sizeof(h.text));
 	size_t n = hello_build(&h, body, sizeof(body));
-	n = frame_put(pkt, sizeof(pkt), 0, FR_HELLO, body, n);
+	/* Our stream first, in the same packet: the peer knows it before the HELLO lets it
+	 * count our messages. (An older peer ignores the frame; a HELLO with a field added
+	 * would not parse there.) */
+	put_u64(st, c->tx_sid);
+	put_u64(st + 8, c->rel.durable + 1);
+	size_t off = frame_put(pkt, sizeof(pkt), 0, FR_STREAM, st, sizeof(st));
+	n = frame_put(pkt, sizeof(pkt), off, FR_HELLO, body, n);
 	send_frames(c, pkt, n);
 	c->s.hello_sent_ms = mono_ms();
 }
@@ -393,6 +404,8 @@ static void on_hello(struct contact *c, const uint8_t *b, size_t n)
 	if (hello_parse(b, n, &h) < 0 || h.status > ST_INVISIBLE || h.status == ST_OFFLINE)
 		return;
 	c->s.peer_ack = h.ack;
+	if (!c->s.peer_stream)
+		rel_rx_hold(&c->rel, 0);	/* a version without streams */
 	if (h.gen == c->s.peer_gen && c->s.peer_hello)
 		return;
 	c->s.peer_gen = h.gen;
@@ -427,6 +440,8 @@ void session_frame(void *arg, int type, const uint8_t *body, size_t len)
 	struct contact *c = arg;
 	if (type == FR_HELLO) {
 		on_hello(c, body, len);
+	} else if (type == FR_STREAM) {
+		log_peer_stream(c, body, len);
 	} else if (type == FR_BYE) {
 		log_info("%s: said goodbye", c->id);
 		session_drop(c);
@@ -594,7 +609,7 @@ static void on_data(struct engine *e, const uint8_t *pkt, size_t n, const struct
 	const uint8_t *body;
 	size_t blen;
 	while (frame_next(pt, (size_t)len, &off, &type, &body, &blen) == 1)
-		if (type == FR_HELLO || type == FR_BYE)
+		if (type == FR_STREAM || type == FR_HELLO || type == FR_BYE)
 			session_frame(c, type, body, blen);
 }
 

@@ -278,6 +278,11 @@ ui_event(void *arg, const struct event *ev)
 			ui_line(ui, w, LINE_WARN, "%s", nz(ev->text));
 		ui->contacts_stale = 1;
 		break;
+	case EV_RESTART:
+		if ((w = ui_win_open(ui, ev->id)) != NULL)
+			ui_line(ui, w, LINE_INFO, "%s's message history restarted (a new install or a lost "
+				"log): what you sent before may not be there", who_of(ui, ev));
+		break;
 	case EV_ERROR:
 		ui_line(ui, out, LINE_ERROR, "%s (%s)", nz(ev->text), nz(ev->word));
 		break;

@@ -57,6 +57,14 @@ def wait_texts(p, sender, want, start, timeout=20):
         raise Fail(f"{p.name} shows {got!r} from {sender}, wants {want!r}\n{p.tail()}")
 
 
+def seen(p, regex, start, timeout=10):
+    """A line matching regex after line start, wherever expect's cursor is."""
+    pat = re.compile(regex)
+    with p._cond:
+        if not p._cond.wait_for(lambda: any(pat.search(x) for x in p.lines[start:]), timeout):
+            raise Fail(f"{p.name}: no /{regex}/ within {timeout} s\n{p.tail()}")
+
+
 def online(a, b):
     a.expect(rf"^online {b.id} lan", timeout=20)
     b.expect(rf"^online {a.id} lan", timeout=20)
@@ -90,8 +98,8 @@ def run(lab, tincan):
         bob.send(f"/msg alice {t}")
     wait_texts(bob, alice.id, old_a, b0)
     wait_texts(alice, bob.id, old_b, a0)
-    alice.expect(rf"^durable {bob.id} 3$", timeout=10)
-    bob.expect(rf"^durable {alice.id} 3$", timeout=10)
+    seen(alice, rf"^durable {bob.id} 3$", a0)
+    seen(bob, rf"^durable {alice.id} 3$", b0)
 
     # alice goes; bob queues one; alice comes back without her log for bob
     quit(alice)
@@ -114,8 +122,8 @@ def run(lab, tincan):
         bob.send(f"/msg alice {t}")
     wait_texts(bob, alice.id, new_a, b1)
     wait_texts(alice, bob.id, new_b, 0)
-    alice.expect(rf"^durable {bob.id} 4$", timeout=10)
-    bob.expect(rf"^durable {alice.id} 8$", timeout=10)
+    seen(alice, rf"^durable {bob.id} 4$", 0)
+    seen(bob, rf"^durable {alice.id} 8$", b1)
     if sum(1 for line in bob.lines[b1:] if re.match(rf"^restart {alice.id} \d+$", line)) != 1:
         raise Fail(f"bob: not one restart event for alice:\n{bob.tail()}")
 
