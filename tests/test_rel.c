@@ -222,8 +222,150 @@ static void test_malformed(void)
 	rel_free(&b.r);
 }
 
+static void test_stream_classify(void)
+{
+	struct rel r;
+	uint64_t base;
+	CHECK(rel_init(&r, &ops, NULL) == 0);
+	/* a new log: the sender's outbox says where to start */
+	CHECK(rel_rx_stream(&r, 7, 1, &base) == REL_STREAM_FIRST && base == 0);
+	CHECK(rel_rx_stream(&r, 7, 4, &base) == REL_STREAM_FIRST && base == 3);
+	/* an old log (no stream known) with messages: stream 0 is the same old numbering, and
+	 * so is a stream that has nothing past what we hold; one that starts below is new */
+	rel_rx_start(&r, 5);
+	CHECK(rel_rx_stream(&r, 0, 3, &base) == REL_STREAM_FIRST && base == 5);
+	CHECK(rel_rx_stream(&r, 7, 6, &base) == REL_STREAM_FIRST && base == 5);
+	CHECK(rel_rx_stream(&r, 7, 9, &base) == REL_STREAM_FIRST && base == 8);
+	CHECK(rel_rx_stream(&r, 7, 1, &base) == REL_STREAM_NEW && base == 0);
+	/* a known stream */
+	rel_rx_restart(&r, 7, 5);
+	CHECK(r.rx_known && r.rx_sid == 7 && r.rx_stored == 5);
+	CHECK(rel_rx_stream(&r, 7, 3, &base) == REL_STREAM_SAME);
+	CHECK(rel_rx_stream(&r, 7, 6, &base) == REL_STREAM_SAME);
+	CHECK(rel_rx_stream(&r, 7, 9, &base) == REL_STREAM_JUMP && base == 8);
+	CHECK(rel_rx_stream(&r, 9, 1, &base) == REL_STREAM_NEW && base == 0);
+	CHECK(rel_rx_stream(&r, 0, 6, &base) == REL_STREAM_NEW && base == 5);
+	CHECK(rel_rx_stream(&r, 9, 0, &base) == REL_STREAM_NEW && base == 0);
+	rel_free(&r);
+}
+
+/* What the engine does with the peer's FR_STREAM (log_peer_stream), then lets DATA in. */
+static void stream_in(struct side *s, uint64_t sid, uint64_t first)
+{
+	uint64_t base;
+	if (rel_rx_stream(&s->r, sid, first, &base) != REL_STREAM_SAME) {
+		rel_rx_restart(&s->r, sid, base);
+		s->got = base;
+	}
+	rel_rx_hold(&s->r, 0);
+}
+
+/* A: the sender loses its log and numbers from 1 again on a new stream. Without stream ids
+ * the receiver drops 1..n as duplicates and acknowledges them: silent loss. */
+static void test_stream_sender_lost(int with_ids)
+{
+	struct side a, b;
+	setup(&a, &b);
+	loss_pct = 5;
+	dup_pct = 1;
+	jitter_us = 1000;
+	stream_in(&b, 0x1111, 1);
+	queue_n(&a, 1, 1, 40);
+	b.durable_seen = 40;
+	run(&a, &b, 40, now + 60000000ull, 0);
+	CHECK(b.got == 40 && a.durable_seen == 40);
+	rel_free(&a.r);
+	nnet = 0;
+	struct side a2 = { .id = 0 };
+	CHECK(rel_init(&a2.r, &ops, &a2) == 0);
+	queue_n(&a2, 1, 1, 10);
+	rel_session_reset(&b.r);
+	rel_rx_hold(&b.r, 1);		/* a new session */
+	b.durable_seen = 10;
+	if (with_ids)
+		stream_in(&b, 0x2222, a2.r.durable + 1);
+	else
+		rel_rx_hold(&b.r, 0);	/* a HELLO without a stream */
+	run(&a2, &b, 10, now + 60000000ull, 0);
+	CHECK(a2.durable_seen == 10);	/* the sender believes all arrived */
+	if (with_ids) {
+		CHECK(b.got == 10 && b.order_bad == 0 && b.text_bad == 0);
+	} else {
+		CHECK(b.got == 40);	/* the defect: nothing new was delivered */
+	}
+	rel_free(&a2.r);
+	rel_free(&b.r);
+}
+
+/* B: the receiver loses its log while the sender's outbox starts at durable + 1. Without
+ * stream ids the receiver waits for 1..durable forever. */
+static void test_stream_receiver_lost(int with_ids)
+{
+	struct side a, b;
+	setup(&a, &b);
+	loss_pct = 5;
+	dup_pct = 1;
+	jitter_us = 1000;
+	queue_n(&a, 1, 1, 30);
+	b.durable_seen = 30;
+	run(&a, &b, 30, now + 60000000ull, 0);
+	CHECK(b.got == 30 && a.durable_seen == 30);
+	rel_free(&b.r);
+	nnet = 0;
+	struct side b2 = { .id = 1, .durable_seen = 50 };
+	CHECK(rel_init(&b2.r, &ops, &b2) == 0);
+	queue_n(&a, 1, 31, 50);
+	rel_session_reset(&a.r);
+	rel_rx_hold(&b2.r, 1);
+	if (with_ids)
+		stream_in(&b2, 0x3333, a.r.durable + 1);
+	else
+		rel_rx_hold(&b2.r, 0);
+	run(&a, &b2, 50, now + 60000000ull, 0);
+	if (with_ids) {
+		CHECK(b2.got == 50 && b2.order_bad == 0 && b2.text_bad == 0);
+		CHECK(a.durable_seen == 50);
+	} else {
+		CHECK(b2.got == 0 && a.durable_seen == 30);	/* the defect: a stall */
+	}
+	rel_free(&a.r);
+	rel_free(&b2.r);
+}
+
+/* Held: DATA is dropped unread and no ACK is sent, and nothing spins. */
+static void test_hold(void)
+{
+	struct side a, b;
+	setup(&a, &b);
+	loss_pct = dup_pct = jitter_us = 0;
+	queue_n(&a, 1, 1, 3);
+	rel_rx_hold(&b.r, 1);
+	rel_ask_ack(&b.r);
+	rel_poll(&b.r, now, 64, emit_to_a, NULL);	/* the PING only */
+	nnet = 0;
+	rel_poll(&a.r, now, 64, emit_to_b, NULL);
+	CHECK(nnet == 1);
+	CHECK(rel_input(&b.r, net[0].data, net[0].len, now) == 0);
+	nnet = 0;
+	CHECK(b.got == 0 && b.r.rx_stored == 0);
+	CHECK(rel_next_us(&b.r, now) == UINT64_MAX);
+	CHECK(rel_poll(&b.r, now, 64, emit_to_a, NULL) == 0);
+	rel_rx_hold(&b.r, 0);
+	b.durable_seen = 3;
+	run(&a, &b, 3, now + 10000000ull, 0);
+	CHECK(b.got == 3 && a.durable_seen == 3);
+	rel_free(&a.r);
+	rel_free(&b.r);
+}
+
 int main(void)
 {
+	test_stream_classify();
+	test_hold();
+	test_stream_sender_lost(0);
+	test_stream_sender_lost(1);
+	test_stream_receiver_lost(0);
+	test_stream_receiver_lost(1);
 	test_malformed();
 	test_lossy(0, 0, 0, 2000);
 	test_lossy(20, 0, 0, 5000);
