@@ -12,6 +12,9 @@
 #include "log.h"
 #include "util.h"
 
+/* A record: type u8, a u64, b u64, text. A checkpoint's text grew with stream ids. */
+enum { REC_HEAD = 17, CHECK_OLD = REC_HEAD + 16, CHECK_LEN = REC_HEAD + 33 };
+
 int log_append(struct contact *c, int type, uint64_t a, uint64_t b, const char *text, size_t len)
 {
 	uint8_t buf[17 + REL_MAX_TEXT];
@@ -37,7 +40,7 @@ int log_append(struct contact *c, int type, uint64_t a, uint64_t b, const char *
  * with every record before it: a record's own state change comes after its append. */
 void log_checkpoint(struct contact *c)
 {
-	uint8_t t[33];
+	uint8_t t[CHECK_LEN - REC_HEAD];
 	put_u64(t, c->rel.rx_stored);
 	put_u64(t + 8, c->shown);
 	put_u64(t + 16, c->tx_sid);
@@ -171,7 +174,7 @@ static int recover_scan(struct contact *c, struct recover *r)
 				rc = -1;
 			break;
 		case REC_CHECK:
-			if (len < 33)
+			if (len < CHECK_OLD)
 				break;
 			if (!r->have_out)
 				r->last_out = a, r->have_out = 1;
@@ -183,8 +186,8 @@ static int recover_scan(struct contact *c, struct recover *r)
 				r->shown = get_u64(rec + 25), r->have_shown = 1;
 			/* a checkpoint from before stream ids: an old log, our stream is 0 */
 			if (!r->have_tx)
-				r->tx_sid = len >= 66 ? get_u64(rec + 33) : 0, r->have_tx = 1;
-			if (!r->have_rx && len >= 66)
+				r->tx_sid = len >= CHECK_LEN ? get_u64(rec + 33) : 0, r->have_tx = 1;
+			if (!r->have_rx && len >= CHECK_LEN)
 				r->rx_sid = get_u64(rec + 41), r->rx_known = rec[49] != 0;
 			r->have_rx = 1;
 			break;
