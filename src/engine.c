@@ -366,6 +366,8 @@ static void on_beacon(void *arg, const struct lan_beacon *b, const struct sockad
 {
 	struct engine *e = arg;
 	struct peer *p = peer_find_pk(e, b->pk);
+	struct contact *c = contact_find_pk(e, b->pk);
+	const char *before = c ? contact_path(c) : "";	/* a beacon can make a path "lan" */
 	int is_new = !p;
 	if (!p) {
 		if (e->npeers == ENGINE_MAX_PEERS) {
@@ -383,7 +385,6 @@ static void on_beacon(void *arg, const struct lan_beacon *b, const struct sockad
 		memset(p, 0, sizeof(*p));
 		memcpy(p->pk, b->pk, 32);
 		id_encode(b->pk, p->id);
-		struct contact *c = contact_find_pk(e, b->pk);
 		if (c)
 			c->lan_peer = p;
 	}
@@ -412,21 +413,21 @@ static void on_beacon(void *arg, const struct lan_beacon *b, const struct sockad
 	/* A peer using a pinned contact's name with another key: loud, never silent. Once per
 	 * peer and name (a beacon comes every few seconds). */
 	for (size_t i = 0; renamed && i < e->ncontacts; i++) {
-		struct contact *c = e->contacts[i];
-		if (contact_is_friend(c) && strcmp(c->name, b->nick) == 0 && memcmp(c->pk, b->pk, 32) != 0) {
+		struct contact *k = e->contacts[i];
+		if (contact_is_friend(k) && strcmp(k->name, b->nick) == 0 && memcmp(k->pk, b->pk, 32) != 0) {
 			char why[200];
 			snprintf(why, sizeof(why), "a LAN peer calls itself %s, but its key (%s) is not the one "
-				 "pinned for %s", b->nick, p->id, c->name);
-			contact_key_changed(c, why);
+				 "pinned for %s", b->nick, p->id, k->name);
+			contact_key_changed(k, why);
 		}
 	}
-	struct contact *c = contact_find_pk(e, b->pk);
 	if (c && contact_is_friend(c) && !session_up(c))
 		session_connect(c, (struct sockaddr *)&p->addr, p->addrlen);
 	else if (c && contact_is_friend(c)) {
 		session_check_peer(c);
 		if (is_new || moved)
 			path_candidates_changed(c);	/* on the relay: try the LAN now */
+		path_label_changed(c, before);
 	}
 }
 

@@ -296,6 +296,7 @@ void spray_free(struct engine *e);
 void path_tick(struct loop *l, void *arg);
 void path_arm(struct contact *c);
 void path_candidates_changed(struct contact *c);
+void path_label_changed(struct contact *c, const char *before);
 void session_frame(void *arg, int type, const uint8_t *body, size_t len);
 int session_up(const struct contact *c);
 void addr_format(const struct sockaddr *sa, socklen_t len, char *out, size_t cap);

@@ -109,7 +109,8 @@ void path_relay_input(struct engine *e, const uint8_t pk[32], const uint8_t *pkt
 	session_packet(e, pkt, len, NULL, 0, pk);
 }
 
-static void emit_path(struct contact *c, const char *before)
+/* Tell the front end when the path's name changed from before (a contact_path() result). */
+void path_label_changed(struct contact *c, const char *before)
 {
 	const char *now = contact_path(c);
 	if (strcmp(before, now) == 0)
@@ -172,7 +173,7 @@ void path_set(struct contact *c, const struct sockaddr *src, socklen_t srclen)
 		}
 	}
 	c->s.unanswered_ms = 0;
-	emit_path(c, before);
+	path_label_changed(c, before);
 }
 
 /* An authenticated packet from the peer of an established session: src NULL = relayed. */

@@ -76,9 +76,10 @@ enum rel_stream rel_rx_stream(const struct rel *r, uint64_t sid, uint64_t first,
 	*base = b;
 	if (r->rx_known && sid == r->rx_sid)
 		return b > r->rx_stored ? REL_STREAM_JUMP : REL_STREAM_SAME;
-	/* Unknown (a new log, or one older than stream ids): 0 is an old log's stream, which
-	 * goes on; a new stream that holds nothing we would lose goes on from base. */
-	if (!r->rx_known && (sid == 0 || b >= r->rx_stored)) {
+	/* Unknown (a new log, one older than stream ids, or one that has had only sealed mail,
+	 * which carries no stream id): what we hold is of this stream, and where the sender
+	 * holds nothing more before base, it goes on from there. */
+	if (!r->rx_known) {
 		if (b < r->rx_stored)
 			*base = r->rx_stored;
 		return REL_STREAM_FIRST;

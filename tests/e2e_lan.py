@@ -257,7 +257,9 @@ def phase_discover(alice, bob):
         me.wait(lambda s: any(a[0] == other.id for a in s.ev["added"]), 10,
                 f"{me.name}: added {other.name}")
     for me, other in ((alice, bob), (bob, alice)):
-        me.wait(lambda s: any(o[0] == other.id and o[1] == "lan" for o in s.ev["online"]), 20,
+        # "online ... direct" then "path ... lan" when the session came before the beacon
+        me.wait(lambda s: any(o[0] == other.id and o[1] == "lan"
+                              for o in s.ev["online"] + s.ev["path"]), 20,
                 f"{me.name}: online {other.name} lan")
 
 

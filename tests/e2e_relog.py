@@ -66,8 +66,9 @@ def seen(p, regex, start, timeout=10):
 
 
 def online(a, b):
-    a.expect(rf"^online {b.id} lan", timeout=20)
-    b.expect(rf"^online {a.id} lan", timeout=20)
+    # "online ... direct" then "path ... lan" when the session came before the peer's beacon
+    a.expect(rf"^(?:online|path) {b.id} lan", timeout=20)
+    b.expect(rf"^(?:online|path) {a.id} lan", timeout=20)
 
 
 def quit(p):
