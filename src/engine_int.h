@@ -216,7 +216,10 @@ int log_append(struct contact *c, int type, uint64_t a, uint64_t b, const char *
 void log_checkpoint(struct contact *c);	/* a REC_CHECK: recovery reads back only to here */
 /* Open c's log, start its rel and recover the outbox and unshown messages; 0 or -1. */
 int contact_open_log(struct contact *c);
-/* The peer's FR_STREAM: log and apply what it means for our receiving side (rel_rx_stream). */
+/* The peer's stream (from its FR_STREAM or a sealed mail): log and apply what it means for our
+ * receiving side (rel_rx_stream). 0, or -1 when the log refused the record (nothing changed). */
+int log_rx_stream(struct contact *c, uint64_t sid, uint64_t first);
+/* The peer's FR_STREAM in a session: log_rx_stream, then count its DATA. */
 void log_peer_stream(struct contact *c, const uint8_t *body, size_t len);
 
 /* engine_cmd.c */

@@ -300,30 +300,24 @@ int contact_open_log(struct contact *c)
 	return contact_recover(c);
 }
 
-/* The peer's FR_STREAM: sid u64, first u64. The record goes to the log before the change
- * and before any message counted by it; the messages that follow are logged after it. */
-void log_peer_stream(struct contact *c, const uint8_t *b, size_t n)
+/* The peer's stream sid, first seq it holds (FR_STREAM or sealed mail). The record goes to the
+ * log before the change and before any message counted by it; the messages that follow are
+ * logged after it. */
+int log_rx_stream(struct contact *c, uint64_t sid, uint64_t first)
 {
 	struct engine *e = c->e;
 	uint64_t base;
-	if (n < 16 || !c->rel_ready)
-		return;
-	uint64_t sid = get_u64(b), first = get_u64(b + 8);
 	enum rel_stream how = rel_rx_stream(&c->rel, sid, first, &base);
-	c->s.peer_stream = 1;
-	if (how == REL_STREAM_SAME) {
-		rel_rx_hold(&c->rel, 0);
-		return;
-	}
+	if (how == REL_STREAM_SAME)
+		return 0;
 	uint64_t shown = how == REL_STREAM_NEW ? base : c->shown;
 	uint8_t t[8];
 	put_u64(t, shown);
 	if (log_append(c, REC_RXID, sid, base, (const char *)t, sizeof(t)) < 0)
-		return;		/* held: nothing is counted that the log cannot place */
+		return -1;
 	if (how != REL_STREAM_NEW && base > c->rel.rx_stored)
 		log_info("%s: its messages up to %llu are not in this log", c->id, (unsigned long long)base);
 	rel_rx_restart(&c->rel, sid, base);
-	rel_rx_hold(&c->rel, 0);
 	c->shown = shown;
 	/* a sync running now must not mark the new stream's messages durable */
 	for (size_t i = 0; i < e->nbatch; i++)
@@ -334,6 +328,17 @@ void log_peer_stream(struct contact *c, const uint8_t *b, size_t n)
 			 (unsigned long long)sid, (unsigned long long)base + 1);
 		engine_defer(e, EV_RESTART, c, base, 0, NULL, 0);
 	}
+	return 0;
+}
+
+/* The peer's FR_STREAM: sid u64, first u64. */
+void log_peer_stream(struct contact *c, const uint8_t *b, size_t n)
+{
+	if (n < 16 || !c->rel_ready)
+		return;
+	c->s.peer_stream = 1;
+	if (log_rx_stream(c, get_u64(b), get_u64(b + 8)) == 0)
+		rel_rx_hold(&c->rel, 0);	/* else held: nothing is counted that the log cannot place */
 }
 
 /* --- history for the front end --- */

@@ -152,13 +152,15 @@ static void bundle_done(struct rdv_srv *s, struct rdv_op *op, const struct rdv_m
 	struct rdv_msg *m = calloc(1, sizeof(*m));
 	uint8_t *blob = malloc(SEAL_MAX);
 	uint64_t seq = first_unmailed(p), top = outbox_top(c);
+	/* our stream, as a session's FR_STREAM names it */
+	struct seal_stream st = { .sid = c->tx_sid, .first = rl->durable + 1 };
 	int n = 0;
 	p->mail_stop = 0;
 	for (; m && blob && seq <= top && n < RDV_MAIL_BATCH && session_up(c) == 0; seq++) {
 		const struct rel_out *o = &rl->q[(rl->head + (seq - rl->durable - 1)) % rl->cap];
 		if (o->len > SEAL_MAX_TEXT)
 			break;		/* too long for a mailbox: waits for the direct path */
-		int bl = seal_mail(&e->me, c->pk, &b, o->seq, o->ts, o->text, o->len, blob, SEAL_MAX);
+		int bl = seal_mail(&e->me, c->pk, &b, o->seq, o->ts, &st, o->text, o->len, blob, SEAL_MAX);
 		if (bl < 0)
 			break;
 		memset(m, 0, sizeof(*m));
@@ -266,7 +268,7 @@ void mail_on_mail(struct rdv_srv *s, const struct rdv_msg *m)
 		return;
 	}
 	struct seal_msg *sm = sodium_malloc(sizeof(*sm));
-	uint8_t *frame = sodium_malloc(3 + SEAL_PAYLOAD_HEAD + SEAL_MAX_TEXT);
+	uint8_t *frame = sodium_malloc(3 + SEAL_PAYLOAD_HEAD + SEAL_OPEN_TEXT);
 	if (!sm || !frame)
 		goto out;
 	int rc = seal_keys_open(r->keys, &e->me, wall_ms(), m->sealed, m->sealed_len, sm);
@@ -276,6 +278,19 @@ void mail_on_mail(struct rdv_srv *s, const struct rdv_msg *m)
 			 rc == SEAL_ENOKEY ? "its prekey is gone" : rc == SEAL_EAUTH ? "forged or damaged" : "malformed");
 		send_mailack(s, m->mail_id);
 		goto out;
+	}
+	/* Its stream, as a session's FR_STREAM: the R record before any message counted on it (a
+	 * version 1 mail names none: counted on the stream we know). While a session is up whose
+	 * stream we heard, a mail on another is older than it (a sender that restarts starts a
+	 * new session): counting it would renumber the live stream. */
+	if (sm->has_stream && c->rel_ready) {
+		if (c->s.up && c->s.peer_stream && c->rel.rx_known && sm->st.sid != c->rel.rx_sid) {
+			log_warn("%s: a mail from an older stream of its messages: deleted", c->id);
+			send_mailack(s, m->mail_id);
+			goto out;
+		}
+		if (log_rx_stream(c, sm->st.sid, sm->st.first) < 0)
+			goto out;	/* not acknowledged: pushed again after the next login */
 	}
 	/* The receive path of a direct DATA frame: in order, once, logged. */
 	size_t flen = SEAL_PAYLOAD_HEAD + sm->len;

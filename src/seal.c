@@ -109,13 +109,15 @@ static void make_ad(uint8_t ad[64 + SEAL_HEAD_LEN], const uint8_t from[32], cons
 }
 
 int seal_mail(const struct identity *me, const uint8_t to_pk[32], const struct seal_bundle *b,
-	      uint64_t seq, uint64_t ts, const char *text, size_t len, uint8_t *out, size_t cap)
+	      uint64_t seq, uint64_t ts, const struct seal_stream *st, const char *text, size_t len,
+	      uint8_t *out, size_t cap)
 {
 	uint8_t esk[32], ikm[IKM_MAX], sk[32], ik_b[32], ad[64 + SEAL_HEAD_LEN];
 	uint8_t *pt = NULL;
-	size_t off = 32, ptlen = SEAL_PAYLOAD_HEAD + len;
+	size_t off = 32, head = SEAL_PAYLOAD_HEAD + (st ? SEAL_STREAM_LEN : 0), ptlen = head + len;
+	size_t over = SEAL_HEAD_LEN + SEAL_TAG_LEN + head;
 	int rc = -1;
-	if (len > SEAL_MAX_TEXT || cap < SEAL_OVERHEAD + len || b->spk_id == 0)
+	if (len > SEAL_MAX - over || cap < over + len || b->spk_id == 0)
 		return -1;
 	if (id_pk_to_x25519(to_pk, ik_b) < 0)
 		return -1;
@@ -123,7 +125,7 @@ int seal_mail(const struct identity *me, const uint8_t to_pk[32], const struct s
 	if (!pt)
 		return -1;
 	/* header */
-	out[0] = SEAL_VERSION;
+	out[0] = st ? SEAL_VERSION : SEAL_V1;
 	memcpy(out + 1, me->pk, 32);
 	crypto_box_keypair(out + 33, esk);
 	put_u32(out + 65, b->spk_id);
@@ -136,8 +138,12 @@ int seal_mail(const struct identity *me, const uint8_t to_pk[32], const struct s
 	mail_kdf(sk, ikm, off);
 	put_u64(pt, seq);
 	put_u64(pt + 8, ts);
+	if (st) {
+		put_u64(pt + SEAL_PAYLOAD_HEAD, st->sid);
+		put_u64(pt + SEAL_PAYLOAD_HEAD + 8, st->first);
+	}
 	if (len)
-		memcpy(pt + SEAL_PAYLOAD_HEAD, text, len);
+		memcpy(pt + head, text, len);
 	make_ad(ad, me->pk, to_pk, out);
 	unsigned long long clen;
 	crypto_aead_xchacha20poly1305_ietf_encrypt(out + SEAL_HEAD_LEN, &clen, pt, ptlen, ad, sizeof(ad),
@@ -151,9 +157,34 @@ out:
 	return rc;
 }
 
+/* Bytes of plaintext before the text, by version; 0 for a version we do not know. */
+static size_t payload_head(int version)
+{
+	return version == SEAL_VERSION ? SEAL_PAYLOAD_HEAD + SEAL_STREAM_LEN :
+	       version == SEAL_V1 ? SEAL_PAYLOAD_HEAD : 0;
+}
+
+int seal_payload_parse(int version, const uint8_t *pt, size_t len, struct seal_msg *m)
+{
+	size_t head = payload_head(version);
+	if (!head || len < head || len > SEAL_MAX - SEAL_HEAD_LEN - SEAL_TAG_LEN)
+		return SEAL_EFORMAT;	/* the second: more than a blob holds */
+	m->seq = get_u64(pt);
+	m->ts = get_u64(pt + 8);
+	m->has_stream = version == SEAL_VERSION;
+	m->st.sid = m->has_stream ? get_u64(pt + SEAL_PAYLOAD_HEAD) : 0;
+	m->st.first = m->has_stream ? get_u64(pt + SEAL_PAYLOAD_HEAD + 8) : 0;
+	m->len = len - head;
+	if (m->len)
+		memcpy(m->text, pt + head, m->len);
+	m->text[m->len] = '\0';
+	return 0;
+}
+
 int seal_peek(const uint8_t *blob, size_t len, uint8_t from[32], uint32_t *spk_id, uint32_t *opk_id)
 {
-	if (len < SEAL_OVERHEAD || len > SEAL_MAX || blob[0] != SEAL_VERSION)
+	size_t head = len ? payload_head(blob[0]) : 0;
+	if (!head || len < SEAL_HEAD_LEN + SEAL_TAG_LEN + head || len > SEAL_MAX)
 		return SEAL_EFORMAT;
 	if (from)
 		memcpy(from, blob + 1, 32);
@@ -191,16 +222,7 @@ int seal_open_with(const struct identity *me, const uint8_t spk_sk[32], const ui
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(pt, &ptlen, NULL, blob + SEAL_HEAD_LEN, clen, ad,
 						       sizeof(ad), blob + 73, sk) != 0)
 		goto out;
-	if (ptlen < SEAL_PAYLOAD_HEAD || ptlen - SEAL_PAYLOAD_HEAD > SEAL_MAX_TEXT) {
-		rc = SEAL_EFORMAT;
-		goto out;
-	}
-	m->seq = get_u64(pt);
-	m->ts = get_u64(pt + 8);
-	m->len = (size_t)ptlen - SEAL_PAYLOAD_HEAD;
-	memcpy(m->text, pt + SEAL_PAYLOAD_HEAD, m->len);
-	m->text[m->len] = '\0';
-	rc = 0;
+	rc = seal_payload_parse(blob[0], pt, (size_t)ptlen, m);
 out:
 	sodium_memzero(ikm, sizeof(ikm));
 	sodium_memzero(sk, sizeof(sk));

@@ -9,21 +9,26 @@
 
 /*
  * Sealed blob (see tincan-protocol(7) and the rendezvous spec):
- *   version u8 (1) | sender Ed25519 pk 32 | E 32 (X25519) | spk_id u32 | opk_id u32 | nonce 24
- *   | XChaCha20-Poly1305 ciphertext of (seq u64 | unix-ms u64 | text), tag 16
+ *   version u8 (2) | sender Ed25519 pk 32 | E 32 (X25519) | spk_id u32 | opk_id u32 | nonce 24
+ *   | XChaCha20-Poly1305 ciphertext of (seq u64 | unix-ms u64 | stream id u64 | first u64 | text),
+ *   tag 16
+ * Version 1 (before stream ids) has no stream id and first; it still opens, as "stream unknown".
  * The header is the first SEAL_HEAD_LEN bytes (nonce included); AD = sender pk || recipient pk
  * || header. SK = HKDF-BLAKE2b(salt 32 zero bytes, ikm = 32 x 0xFF || DH1 || DH2 || DH3 [|| DH4],
  * info "tincan-mail-v1"), HMAC-BLAKE2b-512 (RFC 2104, block 128), first 32 bytes of T(1), with
  * DH1 = DH(IK_A, SPK_B), DH2 = DH(E, IK_B), DH3 = DH(E, SPK_B), DH4 = DH(E, OPK_B) when opk_id != 0.
  */
 enum {
-	SEAL_VERSION = 1,
+	SEAL_V1 = 1,			/* no stream: still opened */
+	SEAL_VERSION = 2,		/* what we seal */
 	SEAL_HEAD_LEN = 97,
 	SEAL_TAG_LEN = 16,
-	SEAL_PAYLOAD_HEAD = 16,		/* seq u64, unix-ms u64 */
-	SEAL_OVERHEAD = SEAL_HEAD_LEN + SEAL_TAG_LEN + SEAL_PAYLOAD_HEAD,
+	SEAL_PAYLOAD_HEAD = 16,		/* seq u64, unix-ms u64: a DATA frame's head */
+	SEAL_STREAM_LEN = 16,		/* version 2: stream id u64, first u64 */
+	SEAL_OVERHEAD = SEAL_HEAD_LEN + SEAL_TAG_LEN + SEAL_PAYLOAD_HEAD + SEAL_STREAM_LEN,
 	SEAL_MAX = 3952,		/* = RDV_SEALED_MAX: a MAIL fits one rel message */
-	SEAL_MAX_TEXT = SEAL_MAX - SEAL_OVERHEAD,
+	SEAL_MAX_TEXT = SEAL_MAX - SEAL_OVERHEAD,	/* what we seal */
+	SEAL_OPEN_TEXT = SEAL_MAX_TEXT + SEAL_STREAM_LEN,	/* what a version 1 mail may hold */
 	SEAL_SPK_MSG_LEN = 10 + 4 + 32,	/* "tincan-spk" || spk_id || spk */
 };
 
@@ -43,12 +48,19 @@ struct seal_bundle {
 	uint8_t opk[32];
 };
 
+/* The sender's stream (rel.h): its id, and the first seq it still holds. */
+struct seal_stream {
+	uint64_t sid, first;
+};
+
 struct seal_msg {
 	uint8_t from[32];		/* the sender's identity, authenticated */
 	uint32_t spk_id, opk_id;
 	uint64_t seq, ts;
+	int has_stream;			/* 0: a version 1 mail, stream unknown */
+	struct seal_stream st;
 	size_t len;
-	char text[SEAL_MAX_TEXT + 1];	/* NUL-terminated copy (may contain NULs before len) */
+	char text[SEAL_OPEN_TEXT + 1];	/* NUL-terminated copy (may contain NULs before len) */
 };
 
 /* Signature over the signed prekey by the identity. 0 ok, -1. */
@@ -56,13 +68,18 @@ int seal_spk_sign(const struct identity *me, uint32_t spk_id, const uint8_t spk[
 /* 0 if the bundle's signed prekey is signed by owner_pk and its keys are usable, else -1. */
 int seal_bundle_verify(const uint8_t owner_pk[32], const struct seal_bundle *b);
 
-/* Seal one message to `to_pk` with a verified bundle. Returns the blob length, or -1 (text too
- * long, cap too small, bad keys). Each call makes a fresh ephemeral key and nonce. */
+/* Seal one message to `to_pk` with a verified bundle, on stream st (NULL: a version 1 blob,
+ * as a sender before stream ids made). Returns the blob length, or -1 (text too long, cap too
+ * small, bad keys). Each call makes a fresh ephemeral key and nonce. */
 int seal_mail(const struct identity *me, const uint8_t to_pk[32], const struct seal_bundle *b,
-	      uint64_t seq, uint64_t ts, const char *text, size_t len, uint8_t *out, size_t cap);
+	      uint64_t seq, uint64_t ts, const struct seal_stream *st, const char *text, size_t len,
+	      uint8_t *out, size_t cap);
 
 /* Read the header without any crypto (which prekeys it needs). 0 or SEAL_EFORMAT. */
 int seal_peek(const uint8_t *blob, size_t len, uint8_t from[32], uint32_t *spk_id, uint32_t *opk_id);
+/* The decrypted plaintext of a blob of that version into m (seq, ts, stream, text). 0 or
+ * SEAL_EFORMAT. */
+int seal_payload_parse(int version, const uint8_t *pt, size_t len, struct seal_msg *m);
 /* Open with the given prekey secrets (opk_sk NULL when the blob names none). 0 or SEAL_E*. */
 int seal_open_with(const struct identity *me, const uint8_t spk_sk[32], const uint8_t *opk_sk,
 		   const uint8_t *blob, size_t len, struct seal_msg *m);

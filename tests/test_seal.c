@@ -12,6 +12,9 @@
 #include "seal.h"
 #include "util.h"
 
+/* a sender's stream: the id, the first seq it still holds */
+static const struct seal_stream ST = { .sid = 0x1122334455667788ULL, .first = 3 };
+
 /* An independent HMAC-BLAKE2b-512 / HKDF, checked against Python's hmac + hashlib.blake2b. */
 static void t_hmac(uint8_t out[64], const uint8_t *key, size_t klen, const uint8_t *m, size_t n)
 {
@@ -125,18 +128,20 @@ static void test_round_trip(int with_opk)
 	party_init(&b, 2, with_opk);
 	CHECK(seal_bundle_verify(b.id.pk, &b.b) == 0);
 	const char *text = "hello, bob \xe4\xbd\xa0\xe5\xa5\xbd";
-	int n = seal_mail(&a.id, b.id.pk, &b.b, 12345, 1700000000123ULL, text, strlen(text), blob, sizeof(blob));
+	int n = seal_mail(&a.id, b.id.pk, &b.b, 12345, 1700000000123ULL, &ST, text, strlen(text), blob, sizeof(blob));
 	CHECK(n == (int)(SEAL_OVERHEAD + strlen(text)));
-	CHECK(blob[0] == 1 && memcmp(blob + 1, a.id.pk, 32) == 0);
+	CHECK(blob[0] == 2 && memcmp(blob + 1, a.id.pk, 32) == 0);
 	CHECK(get_u32(blob + 65) == 7 && get_u32(blob + 69) == (with_opk ? 42u : 0u));
 	/* the spec, independently */
 	CHECK(spec_open(&b, blob, (size_t)n, pt, &ptlen) == 0);
-	CHECK(ptlen == 16 + strlen(text) && get_u64(pt) == 12345 && get_u64(pt + 8) == 1700000000123ULL &&
-	      memcmp(pt + 16, text, strlen(text)) == 0);
+	CHECK(ptlen == 32 + strlen(text) && get_u64(pt) == 12345 && get_u64(pt + 8) == 1700000000123ULL &&
+	      get_u64(pt + 16) == ST.sid && get_u64(pt + 24) == ST.first &&
+	      memcmp(pt + 32, text, strlen(text)) == 0);
 	/* and the module */
 	CHECK(seal_open_with(&b.id, b.spk_sk, with_opk ? b.opk_sk : NULL, blob, (size_t)n, m) == 0);
 	CHECK(m->seq == 12345 && m->ts == 1700000000123ULL && m->len == strlen(text) &&
 	      strcmp(m->text, text) == 0 && memcmp(m->from, a.id.pk, 32) == 0);
+	CHECK(m->has_stream && m->st.sid == ST.sid && m->st.first == ST.first);
 	/* the OPK secret is needed exactly when the blob names one */
 	CHECK(seal_open_with(&b.id, b.spk_sk, with_opk ? NULL : b.opk_sk, blob, (size_t)n, m) == SEAL_ENOKEY);
 	/* wrong recipient: someone else with the same prekeys cannot open it */
@@ -167,23 +172,80 @@ static void test_round_trip(int with_opk)
 	CHECK(seal_open_with(&b.id, b.spk_sk, with_opk ? b.opk_sk : NULL, t2, (size_t)n, m) == SEAL_EAUTH);
 	/* two seals of the same message differ (fresh E and nonce) */
 	uint8_t blob2[SEAL_MAX];
-	int n2 = seal_mail(&a.id, b.id.pk, &b.b, 12345, 1700000000123ULL, text, strlen(text), blob2, sizeof(blob2));
+	int n2 = seal_mail(&a.id, b.id.pk, &b.b, 12345, 1700000000123ULL, &ST, text, strlen(text), blob2, sizeof(blob2));
 	CHECK(n2 == n && memcmp(blob, blob2, (size_t)n) != 0);
 	/* sizes: empty text, the largest text, one more */
 	char *big = malloc(SEAL_MAX_TEXT + 1);
 	memset(big, 'x', SEAL_MAX_TEXT + 1);
-	CHECK(seal_mail(&a.id, b.id.pk, &b.b, 1, 2, "", 0, blob, sizeof(blob)) == SEAL_OVERHEAD);
+	CHECK(seal_mail(&a.id, b.id.pk, &b.b, 1, 2, &ST, "", 0, blob, sizeof(blob)) == SEAL_OVERHEAD);
 	CHECK(seal_open_with(&b.id, b.spk_sk, with_opk ? b.opk_sk : NULL, blob, SEAL_OVERHEAD, m) == 0 && m->len == 0);
-	CHECK(seal_mail(&a.id, b.id.pk, &b.b, 1, 2, big, SEAL_MAX_TEXT, blob, sizeof(blob)) == SEAL_MAX);
+	CHECK(seal_mail(&a.id, b.id.pk, &b.b, 1, 2, &ST, big, SEAL_MAX_TEXT, blob, sizeof(blob)) == SEAL_MAX);
 	CHECK(seal_open_with(&b.id, b.spk_sk, with_opk ? b.opk_sk : NULL, blob, SEAL_MAX, m) == 0 &&
 	      m->len == SEAL_MAX_TEXT);
-	CHECK(seal_mail(&a.id, b.id.pk, &b.b, 1, 2, big, SEAL_MAX_TEXT + 1, blob, sizeof(blob)) == -1);
-	CHECK(seal_mail(&a.id, b.id.pk, &b.b, 1, 2, "abc", 3, blob, SEAL_OVERHEAD + 2) == -1);
+	CHECK(seal_mail(&a.id, b.id.pk, &b.b, 1, 2, &ST, big, SEAL_MAX_TEXT + 1, blob, sizeof(blob)) == -1);
+	CHECK(seal_mail(&a.id, b.id.pk, &b.b, 1, 2, &ST, "abc", 3, blob, SEAL_OVERHEAD + 2) == -1);
 	free(big);
 	free(m);
 	identity_free(&a.id);
 	identity_free(&b.id);
 	identity_free(&c.id);
+}
+
+/* Mail from a sender before stream ids (version 1: seq, ts, text) still opens, with no stream,
+ * and may hold the 16 bytes more text it always could. */
+static void test_v1(void)
+{
+	struct party a, b;
+	uint8_t blob[SEAL_MAX], pt[SEAL_MAX];
+	unsigned long long ptlen;
+	struct seal_msg *m = malloc(sizeof(*m));
+	char *big = malloc(SEAL_OPEN_TEXT + 1);
+	party_init(&a, 6, 1);
+	party_init(&b, 7, 1);
+	int n = seal_mail(&a.id, b.id.pk, &b.b, 9, 10, NULL, "old", 3, blob, sizeof(blob));
+	CHECK(n == SEAL_HEAD_LEN + SEAL_TAG_LEN + 16 + 3 && blob[0] == 1);
+	CHECK(spec_open(&b, blob, (size_t)n, pt, &ptlen) == 0);
+	CHECK(ptlen == 16 + 3 && get_u64(pt) == 9 && get_u64(pt + 8) == 10 && memcmp(pt + 16, "old", 3) == 0);
+	m->has_stream = 1;
+	CHECK(seal_open_with(&b.id, b.spk_sk, b.opk_sk, blob, (size_t)n, m) == 0);
+	CHECK(m->seq == 9 && m->ts == 10 && !m->has_stream && m->st.sid == 0 && m->len == 3 &&
+	      strcmp(m->text, "old") == 0);
+	/* the version byte is authenticated: neither version opens as the other */
+	blob[0] = 2;
+	CHECK(seal_open_with(&b.id, b.spk_sk, b.opk_sk, blob, (size_t)n, m) != 0);
+	memset(big, 'y', SEAL_OPEN_TEXT + 1);
+	CHECK(SEAL_OPEN_TEXT == 3823 && SEAL_MAX_TEXT == 3807);
+	CHECK(seal_mail(&a.id, b.id.pk, &b.b, 1, 2, NULL, big, SEAL_OPEN_TEXT, blob, sizeof(blob)) == SEAL_MAX);
+	CHECK(seal_open_with(&b.id, b.spk_sk, b.opk_sk, blob, SEAL_MAX, m) == 0 && m->len == SEAL_OPEN_TEXT &&
+	      !m->has_stream);
+	CHECK(seal_mail(&a.id, b.id.pk, &b.b, 1, 2, NULL, big, SEAL_OPEN_TEXT + 1, blob, sizeof(blob)) == -1);
+	free(big);
+	free(m);
+	identity_free(&a.id);
+	identity_free(&b.id);
+}
+
+/* The plaintext parser on its own: every length, both versions, others refused. */
+static void test_payload(void)
+{
+	static uint8_t pt[SEAL_MAX];
+	struct seal_msg *m = malloc(sizeof(*m));
+	for (size_t i = 0; i < sizeof(pt); i++)
+		pt[i] = (uint8_t)i;
+	for (size_t len = 0; len <= 16 + SEAL_OPEN_TEXT + 1; len++) {
+		int v1 = seal_payload_parse(1, pt, len, m);
+		CHECK(v1 == ((len >= 16 && len <= 16 + SEAL_OPEN_TEXT) ? 0 : SEAL_EFORMAT));
+		if (v1 == 0)
+			CHECK(!m->has_stream && m->len == len - 16 && m->text[m->len] == '\0');
+		int v2 = seal_payload_parse(2, pt, len, m);
+		CHECK(v2 == ((len >= 32 && len <= 16 + SEAL_OPEN_TEXT) ? 0 : SEAL_EFORMAT));
+		if (v2 == 0)
+			CHECK(m->has_stream && m->st.sid == get_u64(pt + 16) && m->st.first == get_u64(pt + 24) &&
+			      m->len == len - 32 && (m->len == 0 || m->text[0] == 32));
+		CHECK(seal_payload_parse(0, pt, len, m) == SEAL_EFORMAT);
+		CHECK(seal_payload_parse(3, pt, len, m) == SEAL_EFORMAT);
+	}
+	free(m);
 }
 
 static void test_bundle(void)
@@ -212,7 +274,7 @@ static void test_bundle(void)
 	memset(x.spk, 0, 32);
 	x.spk[0] = 1;
 	uint8_t blob[SEAL_MAX];
-	CHECK(seal_mail(&c.id, b.id.pk, &x, 1, 1, "a", 1, blob, sizeof(blob)) == -1);
+	CHECK(seal_mail(&c.id, b.id.pk, &x, 1, 1, &ST, "a", 1, blob, sizeof(blob)) == -1);
 	identity_free(&b.id);
 	identity_free(&c.id);
 }
@@ -254,12 +316,12 @@ static void test_store(void)
 	/* reload: the same keys open what was sealed to the published bundle */
 	k = seal_keys_load(path, err, sizeof(err));
 	CHECK(k != NULL);
-	int n = seal_mail(&a.id, bob.pk, &bb, 5, 6, "mail", 4, blob, sizeof(blob));
+	int n = seal_mail(&a.id, bob.pk, &bb, 5, 6, &ST, "mail", 4, blob, sizeof(blob));
 	CHECK(n > 0);
 	CHECK(seal_keys_open(k, &bob, now, blob, (size_t)n, m) == 0 && m->seq == 5 && strcmp(m->text, "mail") == 0);
 	CHECK(seal_keys_opk_count(k) == SEAL_OPK_TARGET - 1);
 	/* a second mail of the same batch uses the same OPK: still opens */
-	n = seal_mail(&a.id, bob.pk, &bb, 6, 7, "more", 4, blob, sizeof(blob));
+	n = seal_mail(&a.id, bob.pk, &bb, 6, 7, &ST, "more", 4, blob, sizeof(blob));
 	CHECK(seal_keys_open(k, &bob, now + 1000, blob, (size_t)n, m) == 0 && m->seq == 6);
 	/* after the grace period the used OPK is gone: missing OPK */
 	CHECK(seal_keys_expire(k, now + 1000) == 0);
@@ -268,13 +330,13 @@ static void test_store(void)
 	/* an OPK id never issued */
 	struct seal_bundle fake = bb;
 	fake.opk_id = 999999;
-	n = seal_mail(&a.id, bob.pk, &fake, 1, 1, "x", 1, blob, sizeof(blob));
+	n = seal_mail(&a.id, bob.pk, &fake, 1, 1, &ST, "x", 1, blob, sizeof(blob));
 	CHECK(seal_keys_open(k, &bob, now, blob, (size_t)n, m) == SEAL_ENOKEY);
 	/* rotation: after a week a new SPK; mail to the old one still opens */
 	struct seal_bundle nop = bb;
 	nop.opk_id = 0;
 	memset(nop.opk, 0, 32);
-	int n_old = seal_mail(&a.id, bob.pk, &nop, 8, 8, "old spk", 7, blob, sizeof(blob));
+	int n_old = seal_mail(&a.id, bob.pk, &nop, 8, 8, &ST, "old spk", 7, blob, sizeof(blob));
 	CHECK(seal_keys_publish(k, &bob, now + SEAL_SPK_ROTATE_MS + 1, 0, p) == 1);
 	CHECK(p->spk_id != bb.spk_id && p->n == 0);
 	CHECK(seal_keys_open(k, &bob, now, blob, (size_t)n_old, m) == 0 && m->seq == 8);
@@ -321,7 +383,7 @@ static void test_refill(void)
 		struct seal_bundle u = { .spk_id = first->spk_id, .opk_id = first->opk_id[i] };
 		memcpy(u.spk, first->spk, 32);
 		memcpy(u.opk, first->opk[i], 32);
-		int n = seal_mail(&a.id, bob.pk, &u, (uint64_t)i + 1, 0, "m", 1, blob, sizeof(blob));
+		int n = seal_mail(&a.id, bob.pk, &u, (uint64_t)i + 1, 0, &ST, "m", 1, blob, sizeof(blob));
 		CHECK(seal_keys_open(k, &bob, 2000, blob, (size_t)n, m) == 0);
 	}
 	CHECK(seal_keys_opk_count(k) == SEAL_OPK_LOW - 1);
@@ -343,7 +405,7 @@ static void test_refill(void)
 			struct seal_bundle u = { .spk_id = cur->spk_id, .opk_id = cur->opk_id[i] };
 			memcpy(u.spk, cur->spk, 32);
 			memcpy(u.opk, cur->opk[i], 32);
-			int n = seal_mail(&a.id, bob.pk, &u, 1, 0, "m", 1, blob, sizeof(blob));
+			int n = seal_mail(&a.id, bob.pk, &u, 1, 0, &ST, "m", 1, blob, sizeof(blob));
 			CHECK(seal_keys_open(k, &bob, 4000, blob, (size_t)n, m) == 0);
 		}
 	}
@@ -378,6 +440,8 @@ int main(void)
 	test_kdf_vectors();
 	test_round_trip(1);
 	test_round_trip(0);
+	test_v1();
+	test_payload();
 	test_bundle();
 	test_store();
 	test_refill();
