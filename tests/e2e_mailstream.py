@@ -37,7 +37,7 @@ def shown(c, peer, word):
     return [t for _, t in c.sync().msgs[peer.id, word]]
 
 
-def run(lab, world, client):
+def run(client):
     alice, bob = client("alice"), client("bob")
     register(alice, "alice", SRV1)
     register(bob, "bob", SRV1)
@@ -113,7 +113,7 @@ def main():
         def client(name, run=0):
             return Client(lab, world.hosts[name], name, tincan, homes[name], run)
 
-        run(lab, world, client)
+        run(client)
         srv.proc.kill(signal.SIGTERM)
         rc = srv.proc.wait(15)
         err = srv.stderr()
