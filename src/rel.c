@@ -40,6 +40,7 @@ static void cc_reset(struct rel *r)
 	r->ssthresh = REL_CWND_MAX;
 	r->cwnd_acc = 0;
 	r->cwnd_full = r->rtx_held = 0;
+	r->probed = 0;
 }
 
 int rel_init(struct rel *r, const struct rel_ops *ops, void *arg)
@@ -221,12 +222,14 @@ static uint64_t flight(const struct rel *r)
 }
 
 /* Data packets up to pn have arrived. */
-static void cc_acked(struct rel *r, uint64_t pn)
+static void cc_acked(struct rel *r, uint64_t pn, uint64_t now_us)
 {
 	if (pn <= r->pkt_acked)
 		return;
 	uint64_t n = pn - r->pkt_acked;
 	r->pkt_acked = pn;
+	r->news_us = now_us;
+	r->probed = 0;
 	if (r->rtx_held)
 		r->rtx_due_us = 0;	/* resends held for the window: rescan */
 	if (!r->cwnd_full || pn <= r->recover)
@@ -246,17 +249,24 @@ static void cc_acked(struct rel *r, uint64_t pn)
 
 /* A message last sent in packet pn is lost: halve the window (fast retransmit), or after a
  * timeout start again from REL_CWND_MIN with nothing counted in flight. */
-static void cc_loss(struct rel *r, uint64_t pn, int timeout)
+static void cc_loss(struct rel *r, uint64_t pn, int timeout, uint64_t now_us)
 {
 	if (pn <= (timeout ? r->rto_recover : r->recover))
 		return;		/* sent before the last reduction: already answered */
+	if (timeout)
+		r->n_rto++;
+	else
+		r->n_fast++;
 	uint64_t half = (timeout ? flight(r) : r->cwnd) / 2;
 	r->ssthresh = half > REL_CWND_MIN ? (uint32_t)half : REL_CWND_MIN;
 	r->cwnd = timeout ? REL_CWND_MIN : r->ssthresh;
 	r->cwnd_acc = 0;
 	r->recover = r->pkt_sent;
-	if (timeout)
+	if (timeout) {
 		r->rto_recover = r->pkt_acked = r->pkt_sent;
+		r->news_us = now_us;	/* the resend itself probes */
+		r->probed = 0;
+	}
 }
 
 /* Drop messages the receiver has on disk and tell the engine. */
@@ -331,15 +341,15 @@ static void on_ack(struct rel *r, const uint8_t *b, size_t n, uint64_t now_us)
 				highest = q;
 		}
 	}
-	cc_acked(r, pn);
-	/* A hole three or more below the highest sacked message is lost: resend it as soon as
-	 * the window allows (its timer runs on), unless it was sent less than one RTT ago. */
+	cc_acked(r, pn, now_us);
+	/* A hole three or more below the highest sacked message is lost once a packet sent after
+	 * it has arrived: resend it as soon as the window allows (its timer runs on). */
 	for (uint64_t q = r->acked + 1; q + 3 <= highest; q++) {
 		struct rel_out *m = out_at(r, q - r->durable - 1);
-		if (!m->sacked && !m->lost && m->sent_us && now_us - m->sent_us > r->srtt_us) {
+		if (!m->sacked && !m->lost && m->sent_us && m->pn < r->pkt_acked) {
 			m->lost = 1;
 			r->rtx_due_us = 0;
-			cc_loss(r, m->pn, 0);
+			cc_loss(r, m->pn, 0, now_us);
 		}
 	}
 }
@@ -437,6 +447,12 @@ static uint64_t rto_for(const struct rel *r, const struct rel_out *m)
 	return rto > REL_MAX_RTO_US ? REL_MAX_RTO_US : rto;
 }
 
+/* When the tail probe is due: two round trips of silence, at least REL_MIN_PROBE_US. */
+static uint64_t probe_due(const struct rel *r)
+{
+	return r->news_us + (2 * r->srtt_us > REL_MIN_PROBE_US ? 2 * r->srtt_us : REL_MIN_PROBE_US);
+}
+
 struct pkt {
 	uint8_t buf[REL_MAX_PKT];
 	size_t off;
@@ -526,6 +542,8 @@ int rel_poll(struct rel *r, uint64_t now_us, int max_pkts, rel_emit emit, void *
 	if (r->ack_needed && !r->rx_hold)
 		add_ack(r, p);
 	int held = 0;	/* data waits for the congestion window */
+	if (!flight(r))
+		r->news_us = now_us;	/* a new flight: the probe counts from its start */
 	/* Retransmissions first, oldest first. */
 	if (r->rtx_due_us <= now_us) {
 		uint64_t next = UINT64_MAX;
@@ -534,7 +552,7 @@ int rel_poll(struct rel *r, uint64_t now_us, int max_pkts, rel_emit emit, void *
 			uint64_t due = m->sent_us ? m->sent_us + rto_for(r, m) : 0;
 			int timeout = m->sent_us && due <= now_us;
 			if (timeout && !m->sacked)
-				cc_loss(r, m->pn, 1);
+				cc_loss(r, m->pn, 1, now_us);
 			if (m->lost || due <= now_us) {
 				if (!may_send(r, p, m)) {
 					held = 1;
@@ -569,6 +587,20 @@ int rel_poll(struct rel *r, uint64_t now_us, int max_pkts, rel_emit emit, void *
 		r->snd_nxt++;
 	}
 	r->cwnd_full = held || r->rtx_held;
+	/* Tail loss probe (as RFC 8985): nothing acknowledged for two round trips while data is
+	 * in flight, so the last packets or their ACKs may be lost and nothing would tell us
+	 * but the RTO. Resend the newest message the receiver lacks, outside the window: its
+	 * ACK shows what arrived. Once, until an ACK brings news. */
+	if (flight(r) && !r->probed && now_us >= probe_due(r) && p->count < max_pkts) {
+		uint64_t s = r->snd_nxt - 1;
+		while (s > r->acked && out_at(r, s - r->durable - 1)->sacked)
+			s--;
+		if (s > r->acked)
+			add_data(r, p, out_at(r, s - r->durable - 1), now_us, emit, arg);
+		else
+			r->want_ping = 1;
+		r->probed = 1;
+	}
 	/* Written but not yet on disk at the peer: ask again now and then. */
 	if (r->durable < r->acked && r->acked + 1 >= r->snd_nxt && now_us - r->ping_us > r->rto_us)
 		r->want_ping = 1;
@@ -593,6 +625,8 @@ uint64_t rel_next_us(const struct rel *r, uint64_t now_us)
 	uint64_t next = UINT64_MAX;
 	if (r->acked + 1 < r->snd_nxt)
 		next = r->rtx_due_us;
+	if (flight(r) && !r->probed && probe_due(r) < next)
+		next = probe_due(r);
 	if (r->durable < r->acked && r->acked + 1 >= r->snd_nxt) {
 		uint64_t p = r->ping_us + r->rto_us + 1;
 		if (p < next)

@@ -22,6 +22,7 @@ enum {
 	REL_CWND_INIT = 10,	/* at start, on a new session and on a new path (RFC 6928) */
 	REL_CWND_MIN = 2,	/* after a retransmission timeout, and the floor of ssthresh */
 	REL_CWND_MAX = REL_WINDOW,	/* REL_WINDOW messages never need more packets */
+	REL_MIN_PROBE_US = 10000,	/* tail probe after 2 SRTT of silence, at least this */
 };
 
 enum frame_type {
@@ -91,6 +92,8 @@ struct rel {
 	uint32_t cwnd, ssthresh, cwnd_acc;	/* window, slow start threshold, packets toward +1 */
 	int cwnd_full;		/* the last poll held data back for the window */
 	int rtx_held;		/* the last scan held a resend back for the window */
+	uint64_t news_us;	/* the flight started or an ACK showed progress: probe timer */
+	int probed;		/* the tail probe went out since */
 	int no_cc;		/* tests only: no congestion window */
 	/* receiver */
 	uint64_t rx_stored, rx_durable;
@@ -101,7 +104,7 @@ struct rel {
 	int ack_needed;
 	uint32_t echo;		/* TS of the last packet that carried data, 0 = none fresh */
 	/* statistics */
-	uint64_t n_sent, n_rtx, n_dup;
+	uint64_t n_sent, n_rtx, n_dup, n_rto, n_fast;
 };
 
 int rel_init(struct rel *r, const struct rel_ops *ops, void *arg);

@@ -178,10 +178,10 @@ static void test_lossy(unsigned loss, unsigned dup, unsigned jitter, uint64_t n)
 	CHECK(rel_pending(&a.r) == 0 && rel_pending(&b.r) == 0);
 	if (loss == 0 && dup == 0)
 		CHECK(a.r.n_rtx == 0);
-	printf("rel: loss %u%% dup %u%% jitter %uus: %llu msgs each way in %llu ms, %llu sent, %llu retransmitted, %llu dups seen\n",
+	printf("rel: loss %u%% dup %u%% jitter %uus: %llu msgs each way in %llu ms, %llu sent, %llu retransmitted, %llu dups seen rto %llu fast %llu\n",
 	       loss, dup, jitter, (unsigned long long)n, (unsigned long long)(now - start) / 1000,
 	       (unsigned long long)a.r.n_sent,
-	       (unsigned long long)a.r.n_rtx, (unsigned long long)b.r.n_dup);
+	       (unsigned long long)a.r.n_rtx, (unsigned long long)b.r.n_dup, (unsigned long long)a.r.n_rto, (unsigned long long)a.r.n_fast);
 	rel_free(&a.r);
 	rel_free(&b.r);
 }
@@ -472,9 +472,18 @@ static void test_cwnd(void)
 	rel_poll(&a.r, now, 64, emit_to_b, NULL);
 	exchange(&a, &b, 0);
 	CHECK(a.r.cwnd == w + 1);
-	/* A timeout: the window collapses, the resend still goes. */
+	/* All lost: after two round trips of silence (here the floor) one tail probe goes out,
+	 * outside the window; lost too, then the timeout: the window collapses, the resend
+	 * still goes. */
 	CHECK(rel_poll(&a.r, now, 64, emit_to_b, NULL) > 0);
-	nnet = 0;		/* all lost */
+	nnet = 0;
+	uint64_t probe = now + REL_MIN_PROBE_US, rto = now + a.r.rto_us;
+	CHECK(rel_next_us(&a.r, now) == probe);
+	now = probe;
+	CHECK(rel_poll(&a.r, now, 64, emit_to_b, NULL) == 1 && a.r.cwnd == w + 1);
+	nnet = 0;
+	/* no second probe: the next wake-up is a retransmission timer */
+	CHECK(rel_next_us(&a.r, now) > now + REL_MIN_PROBE_US && rel_next_us(&a.r, now) <= rto);
 	now += REL_MAX_RTO_US + 1;
 	CHECK(rel_poll(&a.r, now, 64, emit_to_b, NULL) == REL_CWND_MIN);
 	CHECK(a.r.cwnd == REL_CWND_MIN && a.r.ssthresh >= REL_CWND_MIN);
