@@ -156,7 +156,8 @@ typedef void (*rel_emit)(void *arg, const uint8_t *pkt, size_t len);
  * back. A fast retransmit halves cwnd, and a retransmission timeout sets ssthresh to half the
  * flight and cwnd to REL_CWND_MIN, writing the flight off so the resend can go; each at most
  * once for what was in flight when it last happened. A new session or path starts again at
- * REL_CWND_INIT. */
+ * REL_CWND_INIT. After two SRTT (at least REL_MIN_PROBE_US) without an ACK showing progress,
+ * one tail probe resends the newest missing message outside the window. */
 int rel_poll(struct rel *r, uint64_t now_us, int max_pkts, rel_emit emit, void *arg);
 /* When rel_poll next has work: 0 = now, UINT64_MAX = nothing pending. */
 uint64_t rel_next_us(const struct rel *r, uint64_t now_us);
