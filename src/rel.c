@@ -322,6 +322,8 @@ static void on_ack(struct rel *r, const uint8_t *b, size_t n, uint64_t now_us)
 	 * unsynced data comes back in a new session, and rel_session_reset goes back.) */
 	if (stored > r->acked) {
 		r->acked = stored;
+		if (r->snd_nxt <= stored)
+			r->snd_nxt = stored + 1;	/* after a reset: it has those, go on after them */
 		if (r->ops->stored)
 			r->ops->stored(r->arg, stored);
 	}

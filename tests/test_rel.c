@@ -440,6 +440,47 @@ static void exchange(struct side *a, struct side *b, int drop_first)
 
 /* The window by hand: 10 packets, slow start doubles it per round trip, a loss halves it
  * once for the whole flight, a timeout takes it to 2, a new path and session back to 10. */
+static int saw_seq6;
+
+static void catch_seq6(void *arg, const uint8_t *pkt, size_t len)
+{
+	size_t off = 0, blen;
+	int type;
+	const uint8_t *body;
+	(void)arg;
+	while (frame_next(pkt, len, &off, &type, &body, &blen) == 1)
+		saw_seq6 |= type == FR_DATA && blen >= 16 && get_u64(body) == 6;
+}
+
+static void drop_pkt(void *arg, const uint8_t *pkt, size_t len)
+{
+	(void)arg;
+	(void)pkt;
+	(void)len;
+}
+
+/* A new session (rel_session_reset goes back to durable) meets an ACK for messages the
+ * receiver stored but has not synced: the next message goes out at once after them. */
+static void test_reset_then_stored(void)
+{
+	struct rel r;
+	uint8_t body[21] = { 0 }, pkt[64];
+	CHECK(rel_init(&r, &ops, NULL) == 0);
+	for (uint64_t s = 1; s <= 5; s++)
+		CHECK(rel_queue(&r, s, 0, "m", 1) == 0);
+	CHECK(rel_poll(&r, 1000, 16, drop_pkt, NULL) > 0);
+	put_u64(body, 5);	/* stored 5, durable 0 */
+	size_t n = frame_put(pkt, sizeof(pkt), 0, FR_ACK, body, sizeof(body));
+	CHECK(rel_input(&r, pkt, n, 2000) == 0);
+	rel_session_reset(&r);
+	CHECK(rel_input(&r, pkt, n, 3000) == 0);
+	CHECK(rel_queue(&r, 6, 0, "six", 3) == 0);
+	saw_seq6 = 0;
+	rel_poll(&r, 4000, 16, catch_seq6, NULL);
+	CHECK(saw_seq6);
+	rel_free(&r);
+}
+
 static void test_cwnd(void)
 {
 	struct side a, b;
@@ -519,6 +560,7 @@ int main(void)
 	test_restart(0);
 	test_restart(1);
 	test_cwnd();
+	test_reset_then_stored();
 	uint64_t with = test_bottleneck(0, 0), without = test_bottleneck(1, 0);
 	CHECK(with * 5 < without);
 	test_bottleneck(0, 20);
