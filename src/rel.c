@@ -32,6 +32,17 @@ int frame_next(const uint8_t *pkt, size_t len, size_t *off, int *type, const uin
 	return 1;
 }
 
+/* A new start for congestion control: nothing in flight, the initial window. */
+static void cc_reset(struct rel *r)
+{
+	r->pkt_acked = r->recover = r->rto_recover = r->pkt_sent;
+	r->cwnd = REL_CWND_INIT;
+	r->ssthresh = REL_CWND_MAX;
+	r->cwnd_acc = 0;
+	r->cwnd_full = r->rtx_held = 0;
+	r->probed = 0;
+}
+
 int rel_init(struct rel *r, const struct rel_ops *ops, void *arg)
 {
 	memset(r, 0, sizeof(*r));
@@ -39,6 +50,7 @@ int rel_init(struct rel *r, const struct rel_ops *ops, void *arg)
 	r->arg = arg;
 	r->rto_us = REL_INIT_RTO_US;
 	r->snd_nxt = 1;
+	cc_reset(r);
 	return 0;	/* the reorder buffer is allocated when first needed */
 }
 
@@ -153,7 +165,9 @@ void rel_session_reset(struct rel *r)
 		m->sent_us = 0;
 		m->tries = 0;
 		m->sacked = 0;
+		m->lost = 0;
 	}
+	cc_reset(r);
 	r->rtx_due_us = 0;
 	r->ack_needed = 1;
 	r->want_ping = r->cnt > 0;
@@ -167,8 +181,10 @@ void rel_path_change(struct rel *r)
 		if (seq > r->acked && seq < r->snd_nxt && !m->sacked) {
 			m->sent_us = 0;
 			m->tries = 0;
+			m->lost = 0;
 		}
 	}
+	cc_reset(r);	/* a new path's capacity is unknown */
 	r->srtt_us = 0;
 	r->rttvar_us = 0;
 	r->rto_us = REL_INIT_RTO_US;
@@ -198,6 +214,59 @@ static void rtt_sample(struct rel *r, uint64_t sample)
 	if (rto > REL_MAX_RTO_US)
 		rto = REL_MAX_RTO_US;
 	r->rto_us = rto;
+}
+
+static uint64_t flight(const struct rel *r)
+{
+	return r->pkt_sent - r->pkt_acked;
+}
+
+/* Data packets up to pn have arrived. */
+static void cc_acked(struct rel *r, uint64_t pn, uint64_t now_us)
+{
+	if (pn <= r->pkt_acked)
+		return;
+	uint64_t n = pn - r->pkt_acked;
+	r->pkt_acked = pn;
+	r->news_us = now_us;
+	r->probed = 0;
+	if (r->rtx_held)
+		r->rtx_due_us = 0;	/* resends held for the window: rescan */
+	if (!r->cwnd_full || pn <= r->recover)
+		return;		/* not using the window, or still recovering */
+	if (r->cwnd < r->ssthresh) {
+		r->cwnd += n > r->ssthresh - r->cwnd ? r->ssthresh - r->cwnd : (uint32_t)n;
+	} else {
+		r->cwnd_acc += n > r->cwnd ? r->cwnd : (uint32_t)n;
+		if (r->cwnd_acc >= r->cwnd) {
+			r->cwnd_acc -= r->cwnd;
+			r->cwnd++;
+		}
+	}
+	if (r->cwnd > REL_CWND_MAX)
+		r->cwnd = REL_CWND_MAX;
+}
+
+/* A message last sent in packet pn is lost: halve the window (fast retransmit), or after a
+ * timeout start again from REL_CWND_MIN with nothing counted in flight. */
+static void cc_loss(struct rel *r, uint64_t pn, int timeout, uint64_t now_us)
+{
+	if (pn <= (timeout ? r->rto_recover : r->recover))
+		return;		/* sent before the last reduction: already answered */
+	if (timeout)
+		r->n_rto++;
+	else
+		r->n_fast++;
+	uint64_t half = (timeout ? flight(r) : r->cwnd) / 2;
+	r->ssthresh = half > REL_CWND_MIN ? (uint32_t)half : REL_CWND_MIN;
+	r->cwnd = timeout ? REL_CWND_MIN : r->ssthresh;
+	r->cwnd_acc = 0;
+	r->recover = r->pkt_sent;
+	if (timeout) {
+		r->rto_recover = r->pkt_acked = r->pkt_sent;
+		r->news_us = now_us;	/* the resend itself probes */
+		r->probed = 0;
+	}
 }
 
 /* Drop messages the receiver has on disk and tell the engine. */
@@ -245,10 +314,16 @@ static void on_ack(struct rel *r, const uint8_t *b, size_t n, uint64_t now_us)
 				r->rtx_due_us = 0;	/* timers armed with the old RTO: rescan */
 		}
 	}
+	uint64_t pn = 0;	/* the newest data packet this ACK shows arrived */
+	for (uint64_t q = r->acked + 1; q <= stored && q < r->snd_nxt; q++)
+		if (out_at(r, q - r->durable - 1)->pn > pn)
+			pn = out_at(r, q - r->durable - 1)->pn;
 	/* An older ACK overtaken by a newer one says nothing new. (A receiver that lost
 	 * unsynced data comes back in a new session, and rel_session_reset goes back.) */
 	if (stored > r->acked) {
 		r->acked = stored;
+		if (r->snd_nxt <= stored)
+			r->snd_nxt = stored + 1;	/* after a reset: it has those, go on after them */
 		if (r->ops->stored)
 			r->ops->stored(r->arg, stored);
 	}
@@ -259,18 +334,24 @@ static void on_ack(struct rel *r, const uint8_t *b, size_t n, uint64_t now_us)
 		for (uint64_t q = from; q < from + len && q <= top; q++) {
 			if (q <= r->acked || q >= r->snd_nxt)
 				continue;
-			out_at(r, q - r->durable - 1)->sacked = 1;
+			struct rel_out *m = out_at(r, q - r->durable - 1);
+			m->sacked = 1;
+			m->lost = 0;
+			if (m->pn > pn)
+				pn = m->pn;
 			if (q > highest)
 				highest = q;
 		}
 	}
-	/* A hole three or more below the highest sacked message is lost: resend it now,
-	 * unless it was sent less than one RTT ago. */
+	cc_acked(r, pn, now_us);
+	/* A hole three or more below the highest sacked message is lost once a packet sent after
+	 * it has arrived: resend it as soon as the window allows (its timer runs on). */
 	for (uint64_t q = r->acked + 1; q + 3 <= highest; q++) {
 		struct rel_out *m = out_at(r, q - r->durable - 1);
-		if (!m->sacked && m->sent_us && now_us - m->sent_us > r->srtt_us) {
-			m->sent_us = 0;
+		if (!m->sacked && !m->lost && m->sent_us && m->pn < r->pkt_acked) {
+			m->lost = 1;
 			r->rtx_due_us = 0;
+			cc_loss(r, m->pn, 0, now_us);
 		}
 	}
 }
@@ -368,6 +449,12 @@ static uint64_t rto_for(const struct rel *r, const struct rel_out *m)
 	return rto > REL_MAX_RTO_US ? REL_MAX_RTO_US : rto;
 }
 
+/* When the tail probe is due: two round trips of silence, at least REL_MIN_PROBE_US. */
+static uint64_t probe_due(const struct rel *r)
+{
+	return r->news_us + (2 * r->srtt_us > REL_MIN_PROBE_US ? 2 * r->srtt_us : REL_MIN_PROBE_US);
+}
+
 struct pkt {
 	uint8_t buf[REL_MAX_PKT];
 	size_t off;
@@ -384,12 +471,21 @@ static void pkt_flush(struct pkt *p, rel_emit emit, void *arg)
 	p->has_data = 0;
 }
 
+/* m may go out now: it fits into the data packet being built, or the window has room. */
+static int may_send(const struct rel *r, const struct pkt *p, const struct rel_out *m)
+{
+	if (p->has_data && p->off + 3 + 16 + m->len <= REL_MTU)
+		return 1;
+	return r->no_cc || flight(r) < r->cwnd;
+}
+
 static int add_data(struct rel *r, struct pkt *p, struct rel_out *m, uint64_t now_us, rel_emit emit, void *arg)
 {
 	size_t need = 3 + 16 + m->len;
 	if (p->off && p->off + need + (p->has_data ? 0 : 7) > REL_MTU)
 		pkt_flush(p, emit, arg);
 	if (!p->has_data) {
+		r->pkt_sent++;
 		uint8_t ts[4];
 		put_u32(ts, (uint32_t)now_us ? (uint32_t)now_us : 1);
 		p->off = frame_put(p->buf, sizeof(p->buf), p->off, FR_TS, ts, 4);
@@ -406,6 +502,8 @@ static int add_data(struct rel *r, struct pkt *p, struct rel_out *m, uint64_t no
 	if (m->sent)
 		r->n_rtx++;
 	m->sent = 1;
+	m->lost = 0;
+	m->pn = r->pkt_sent;
 	r->n_sent++;
 	m->sent_us = now_us ? now_us : 1;
 	return 0;
@@ -445,32 +543,65 @@ int rel_poll(struct rel *r, uint64_t now_us, int max_pkts, rel_emit emit, void *
 	p->count = 0;
 	if (r->ack_needed && !r->rx_hold)
 		add_ack(r, p);
+	int held = 0;	/* data waits for the congestion window */
+	if (!flight(r))
+		r->news_us = now_us;	/* a new flight: the probe counts from its start */
 	/* Retransmissions first, oldest first. */
 	if (r->rtx_due_us <= now_us) {
 		uint64_t next = UINT64_MAX;
 		for (uint64_t s = r->acked + 1; s < r->snd_nxt && p->count < max_pkts; s++) {
 			struct rel_out *m = out_at(r, s - r->durable - 1);
 			uint64_t due = m->sent_us ? m->sent_us + rto_for(r, m) : 0;
-			if (due <= now_us) {
-				if (m->sent_us)
-					m->tries++;
-				add_data(r, p, m, now_us, emit, arg);
-				due = now_us + rto_for(r, m);
+			int timeout = m->sent_us && due <= now_us;
+			if (timeout && !m->sacked)
+				cc_loss(r, m->pn, 1, now_us);
+			if (m->lost || due <= now_us) {
+				if (!may_send(r, p, m)) {
+					held = 1;
+					if (due <= now_us)
+						continue;	/* an ACK that opens the window rescans */
+				} else {
+					if (timeout)
+						m->tries++;
+					add_data(r, p, m, now_us, emit, arg);
+					due = now_us + rto_for(r, m);
+				}
 			}
 			if (due < next)
 				next = due;
 		}
-		r->rtx_due_us = p->count < max_pkts ? next : 0;
+		/* A timeout late in the scan may have opened the window for one held before it. */
+		r->rtx_due_us = p->count < max_pkts && !(held && flight(r) < r->cwnd) ? next : 0;
+		r->rtx_held = held;
 	}
 	/* New messages within the window. */
 	while (r->snd_nxt <= r->durable + r->cnt && r->snd_nxt - r->acked < REL_WINDOW &&
 	       p->count < max_pkts) {
 		struct rel_out *m = out_at(r, r->snd_nxt - r->durable - 1);
+		if (!may_send(r, p, m)) {
+			held = 1;
+			break;
+		}
 		add_data(r, p, m, now_us, emit, arg);
 		uint64_t due = now_us + rto_for(r, m);
 		if (due < r->rtx_due_us)
 			r->rtx_due_us = due;
 		r->snd_nxt++;
+	}
+	r->cwnd_full = held || r->rtx_held;
+	/* Tail loss probe (as RFC 8985): nothing acknowledged for two round trips while data is
+	 * in flight, so the last packets or their ACKs may be lost and nothing would tell us
+	 * but the RTO. Resend the newest message the receiver lacks, outside the window: its
+	 * ACK shows what arrived. Once, until an ACK brings news. */
+	if (flight(r) && !r->probed && now_us >= probe_due(r) && p->count < max_pkts) {
+		uint64_t s = r->snd_nxt - 1;
+		while (s > r->acked && out_at(r, s - r->durable - 1)->sacked)
+			s--;
+		if (s > r->acked)
+			add_data(r, p, out_at(r, s - r->durable - 1), now_us, emit, arg);
+		else
+			r->want_ping = 1;
+		r->probed = 1;
 	}
 	/* Written but not yet on disk at the peer: ask again now and then. */
 	if (r->durable < r->acked && r->acked + 1 >= r->snd_nxt && now_us - r->ping_us > r->rto_us)
@@ -490,11 +621,14 @@ uint64_t rel_next_us(const struct rel *r, uint64_t now_us)
 {
 	if ((r->ack_needed && !r->rx_hold) || r->want_ping)
 		return 0;
-	if (r->snd_nxt <= r->durable + r->cnt && r->snd_nxt - r->acked < REL_WINDOW)
+	if (r->snd_nxt <= r->durable + r->cnt && r->snd_nxt - r->acked < REL_WINDOW &&
+	    (r->no_cc || flight(r) < r->cwnd))
 		return 0;
 	uint64_t next = UINT64_MAX;
 	if (r->acked + 1 < r->snd_nxt)
 		next = r->rtx_due_us;
+	if (flight(r) && !r->probed && probe_due(r) < next)
+		next = probe_due(r);
 	if (r->durable < r->acked && r->acked + 1 >= r->snd_nxt) {
 		uint64_t p = r->ping_us + r->rto_us + 1;
 		if (p < next)

@@ -18,6 +18,11 @@ enum {
 	REL_MIN_RTO_US = 30000,
 	REL_MAX_RTO_US = 3000000,
 	REL_INIT_RTO_US = 300000,
+	/* Congestion window, counted in packets that carry DATA (see rel_poll): */
+	REL_CWND_INIT = 10,	/* at start, on a new session and on a new path (RFC 6928) */
+	REL_CWND_MIN = 2,	/* after a retransmission timeout, and the floor of ssthresh */
+	REL_CWND_MAX = REL_WINDOW,	/* REL_WINDOW messages never need more packets */
+	REL_MIN_PROBE_US = 10000,	/* tail probe after 2 SRTT of silence, at least this */
 };
 
 enum frame_type {
@@ -43,7 +48,9 @@ struct rel_out {
 	uint32_t len;
 	uint32_t tries;
 	uint64_t sent_us;	/* 0 = due now */
+	uint64_t pn;		/* the data packet it last went out in (rel.pkt_sent then) */
 	int sacked;
+	int lost;		/* an ACK shows it missing: resend when the window allows */
 	int sent;		/* sent at least once (statistics) */
 };
 
@@ -77,6 +84,17 @@ struct rel {
 	uint64_t ping_us;	/* when we last asked for an ACK */
 	int want_ping;
 	uint64_t rtx_due_us;	/* earliest retransmission, for rel_next_us */
+	/* congestion control: packets in flight are pkt_acked + 1 .. pkt_sent */
+	uint64_t pkt_sent;	/* data packets sent: the number of the last one */
+	uint64_t pkt_acked;	/* the newest data packet known to have arrived (or written off) */
+	uint64_t recover;	/* pkt_sent at the last reduction: losses up to it are answered */
+	uint64_t rto_recover;	/* the same for the last timeout */
+	uint32_t cwnd, ssthresh, cwnd_acc;	/* window, slow start threshold, packets toward +1 */
+	int cwnd_full;		/* the last poll held data back for the window */
+	int rtx_held;		/* the last scan held a resend back for the window */
+	uint64_t news_us;	/* the flight started or an ACK showed progress: probe timer */
+	int probed;		/* the tail probe went out since */
+	int no_cc;		/* tests only: no congestion window */
 	/* receiver */
 	uint64_t rx_stored, rx_durable;
 	uint64_t rx_sid;	/* the peer's stream that rx_stored counts in, if rx_known */
@@ -86,7 +104,7 @@ struct rel {
 	int ack_needed;
 	uint32_t echo;		/* TS of the last packet that carried data, 0 = none fresh */
 	/* statistics */
-	uint64_t n_sent, n_rtx, n_dup;
+	uint64_t n_sent, n_rtx, n_dup, n_rto, n_fast;
 };
 
 int rel_init(struct rel *r, const struct rel_ops *ops, void *arg);
@@ -128,7 +146,18 @@ int rel_input(struct rel *r, const uint8_t *pkt, size_t len, uint64_t now_us);
 void rel_synced(struct rel *r, uint64_t upto);
 /* Append an engine frame to go out with the next packet (typing, status...). */
 typedef void (*rel_emit)(void *arg, const uint8_t *pkt, size_t len);
-/* Build and emit every packet due now; at most max_pkts. Returns packets emitted. */
+/* Build and emit every packet due now; at most max_pkts. Returns packets emitted.
+ *
+ * Congestion control, in packets: a packet that carries DATA is started only while fewer than
+ * cwnd such packets are in flight (sent after the newest one an ACK has shown arrived); a
+ * message that fits into the packet being built still goes in it. ACK-only and PING packets
+ * are never held. Slow start adds one per packet acknowledged up to ssthresh, then one per
+ * cwnd acknowledged (about one per round trip), and only while the window was what held data
+ * back. A fast retransmit halves cwnd, and a retransmission timeout sets ssthresh to half the
+ * flight and cwnd to REL_CWND_MIN, writing the flight off so the resend can go; each at most
+ * once for what was in flight when it last happened. A new session or path starts again at
+ * REL_CWND_INIT. After two SRTT (at least REL_MIN_PROBE_US) without an ACK showing progress,
+ * one tail probe resends the newest missing message outside the window. */
 int rel_poll(struct rel *r, uint64_t now_us, int max_pkts, rel_emit emit, void *arg);
 /* When rel_poll next has work: 0 = now, UINT64_MAX = nothing pending. */
 uint64_t rel_next_us(const struct rel *r, uint64_t now_us);

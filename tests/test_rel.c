@@ -28,6 +28,11 @@ static size_t nnet, capnet;
 static uint64_t now;
 static unsigned loss_pct, dup_pct, jitter_us;
 static uint64_t rng = 88172645463325252ull;
+/* A bottleneck in each direction, off while bn_gap_us is 0: one packet leaves every
+ * bn_gap_us, at most bn_queue wait (the one being sent included), the rest are dropped. */
+static unsigned bn_gap_us, bn_queue;
+static uint64_t bn_free[2], bn_drops;
+static unsigned msg_pad;	/* bytes added to each test message */
 
 static unsigned rnd(unsigned n)
 {
@@ -38,12 +43,22 @@ static void send_pkt(int to, const uint8_t *pkt, size_t len)
 {
 	int copies = rnd(100) < loss_pct ? 0 : (rnd(100) < dup_pct ? 2 : 1);
 	for (int c = 0; c < copies; c++) {
+		uint64_t at = now;
+		if (bn_gap_us) {
+			if (bn_free[to] < now)
+				bn_free[to] = now;
+			if ((bn_free[to] - now) / bn_gap_us >= bn_queue) {
+				bn_drops++;
+				continue;
+			}
+			at = bn_free[to] += bn_gap_us;
+		}
 		if (nnet == capnet) {
 			capnet = capnet ? capnet * 2 : 256;
 			net = realloc(net, capnet * sizeof(*net));
 		}
 		struct flight *f = &net[nnet++];
-		f->at = now + 200 + rnd(jitter_us + 1);
+		f->at = at + 200 + rnd(jitter_us + 1);
 		f->to = to;
 		f->len = len;
 		memcpy(f->data, pkt, len);
@@ -53,11 +68,21 @@ static void send_pkt(int to, const uint8_t *pkt, size_t len)
 static void emit_to_b(void *arg, const uint8_t *pkt, size_t len) { (void)arg; send_pkt(1, pkt, len); }
 static void emit_to_a(void *arg, const uint8_t *pkt, size_t len) { (void)arg; send_pkt(0, pkt, len); }
 
+/* The text of message seq to side id: "msg id seq" and msg_pad dots. */
+static int msg_text(char *buf, size_t cap, int id, uint64_t seq)
+{
+	int n = snprintf(buf, cap, "msg %d %llu", id, (unsigned long long)seq);
+	for (unsigned i = 0; i < msg_pad && (size_t)n + 1 < cap; i++)
+		buf[n++] = '.';
+	buf[n] = '\0';
+	return n;
+}
+
 static void deliver(void *arg, uint64_t seq, uint64_t ts, const char *text, size_t len)
 {
 	struct side *s = arg;
-	char want[64];
-	int n = snprintf(want, sizeof(want), "msg %d %llu", s->id, (unsigned long long)seq);
+	char want[512];
+	int n = msg_text(want, sizeof(want), s->id, seq);
 	if (seq != s->got + 1)
 		s->order_bad++;
 	if ((size_t)n != len || memcmp(want, text, len) != 0 || ts != seq * 10)
@@ -76,8 +101,8 @@ static const struct rel_ops ops = { .deliver = deliver, .durable = durable };
 static void queue_n(struct side *s, int peer_id, uint64_t from, uint64_t to)
 {
 	for (uint64_t q = from; q <= to; q++) {
-		char t[64];
-		int n = snprintf(t, sizeof(t), "msg %d %llu", peer_id, (unsigned long long)q);
+		char t[512];
+		int n = msg_text(t, sizeof(t), peer_id, q);
 		CHECK(rel_queue(&s->r, q, q * 10, t, (size_t)n) == 0);
 	}
 }
@@ -129,6 +154,10 @@ static void setup(struct side *a, struct side *b)
 	CHECK(rel_init(&a->r, &ops, a) == 0);
 	CHECK(rel_init(&b->r, &ops, b) == 0);
 	nnet = 0;
+	bn_gap_us = bn_queue = 0;
+	bn_free[0] = bn_free[1] = 0;
+	bn_drops = 0;
+	msg_pad = 0;
 }
 
 static void test_lossy(unsigned loss, unsigned dup, unsigned jitter, uint64_t n)
@@ -140,6 +169,7 @@ static void test_lossy(unsigned loss, unsigned dup, unsigned jitter, uint64_t n)
 	jitter_us = jitter;
 	queue_n(&a, 1, 1, n);	/* a -> b, delivered at b with b's id in the text */
 	queue_n(&b, 0, 1, n);
+	uint64_t start = now;
 	run(&a, &b, n, now + 600000000ull, 0);
 	CHECK(b.got == n && a.got == n);
 	CHECK(a.order_bad == 0 && b.order_bad == 0);
@@ -148,9 +178,10 @@ static void test_lossy(unsigned loss, unsigned dup, unsigned jitter, uint64_t n)
 	CHECK(rel_pending(&a.r) == 0 && rel_pending(&b.r) == 0);
 	if (loss == 0 && dup == 0)
 		CHECK(a.r.n_rtx == 0);
-	printf("rel: loss %u%% dup %u%% jitter %uus: %llu msgs each way, %llu sent, %llu retransmitted, %llu dups seen\n",
-	       loss, dup, jitter, (unsigned long long)n, (unsigned long long)a.r.n_sent,
-	       (unsigned long long)a.r.n_rtx, (unsigned long long)b.r.n_dup);
+	printf("rel: loss %u%% dup %u%% jitter %uus: %llu msgs each way in %llu ms, %llu sent, %llu retransmitted, %llu dups seen rto %llu fast %llu\n",
+	       loss, dup, jitter, (unsigned long long)n, (unsigned long long)(now - start) / 1000,
+	       (unsigned long long)a.r.n_sent,
+	       (unsigned long long)a.r.n_rtx, (unsigned long long)b.r.n_dup, (unsigned long long)a.r.n_rto, (unsigned long long)a.r.n_fast);
 	rel_free(&a.r);
 	rel_free(&b.r);
 }
@@ -359,6 +390,160 @@ static void test_hold(void)
 	rel_free(&b.r);
 }
 
+/* 2000 messages of about 200 bytes (5 to a packet) at once through a bottleneck of 10
+ * packets per ms with room for 16 waiting, with and without the congestion window, plus
+ * random loss. Returns the retransmissions. */
+static uint64_t test_bottleneck(int no_cc, unsigned loss)
+{
+	struct side a, b;
+	setup(&a, &b);
+	loss_pct = loss;
+	dup_pct = 0;
+	jitter_us = 0;
+	bn_gap_us = 100;
+	bn_queue = 16;
+	msg_pad = 190;
+	a.r.no_cc = no_cc;
+	uint64_t n = 2000, start = now;
+	queue_n(&a, 1, 1, n);
+	b.durable_seen = n;	/* b sends nothing */
+	run(&a, &b, n, now + 600000000ull, 0);
+	CHECK(b.got == n && b.order_bad == 0 && b.text_bad == 0);
+	CHECK(a.durable_seen == n && rel_pending(&a.r) == 0);
+	printf("rel: bottleneck 10 pkt/ms, queue 16, loss %u%%, %s: %llu msgs in %llu ms, "
+	       "%llu sent, %llu retransmitted, %llu dropped at the bottleneck, final cwnd %u\n",
+	       loss, no_cc ? "no cwnd" : "cwnd", (unsigned long long)n,
+	       (unsigned long long)(now - start) / 1000, (unsigned long long)a.r.n_sent,
+	       (unsigned long long)a.r.n_rtx, (unsigned long long)bn_drops, a.r.cwnd);
+	uint64_t rtx = a.r.n_rtx;
+	rel_free(&a.r);
+	rel_free(&b.r);
+	bn_gap_us = 0;
+	msg_pad = 0;
+	return rtx;
+}
+
+/* Hand every packet in flight to b (all, or all but the first), and b's ACK back to a after
+ * a round trip of 500 us (a little more when one is lost: the fast retransmit waits one). */
+static void exchange(struct side *a, struct side *b, int drop_first)
+{
+	size_t k = nnet;
+	for (size_t i = drop_first ? 1 : 0; i < k; i++)
+		CHECK(rel_input(&b->r, net[i].data, net[i].len, now) == 0);
+	nnet = 0;
+	now += drop_first ? 600 : 500;
+	rel_poll(&b->r, now, 64, emit_to_a, NULL);
+	CHECK(nnet == 1);
+	CHECK(rel_input(&a->r, net[0].data, net[0].len, now) == 0);
+	nnet = 0;
+}
+
+/* The window by hand: 10 packets, slow start doubles it per round trip, a loss halves it
+ * once for the whole flight, a timeout takes it to 2, a new path and session back to 10. */
+static int saw_seq6;
+
+static void catch_seq6(void *arg, const uint8_t *pkt, size_t len)
+{
+	size_t off = 0, blen;
+	int type;
+	const uint8_t *body;
+	(void)arg;
+	while (frame_next(pkt, len, &off, &type, &body, &blen) == 1)
+		saw_seq6 |= type == FR_DATA && blen >= 16 && get_u64(body) == 6;
+}
+
+static void drop_pkt(void *arg, const uint8_t *pkt, size_t len)
+{
+	(void)arg;
+	(void)pkt;
+	(void)len;
+}
+
+/* A new session (rel_session_reset goes back to durable) meets an ACK for messages the
+ * receiver stored but has not synced: the next message goes out at once after them. */
+static void test_reset_then_stored(void)
+{
+	struct rel r;
+	uint8_t body[21] = { 0 }, pkt[64];
+	CHECK(rel_init(&r, &ops, NULL) == 0);
+	for (uint64_t s = 1; s <= 5; s++)
+		CHECK(rel_queue(&r, s, 0, "m", 1) == 0);
+	CHECK(rel_poll(&r, 1000, 16, drop_pkt, NULL) > 0);
+	put_u64(body, 5);	/* stored 5, durable 0 */
+	size_t n = frame_put(pkt, sizeof(pkt), 0, FR_ACK, body, sizeof(body));
+	CHECK(rel_input(&r, pkt, n, 2000) == 0);
+	rel_session_reset(&r);
+	CHECK(rel_input(&r, pkt, n, 3000) == 0);
+	CHECK(rel_queue(&r, 6, 0, "six", 3) == 0);
+	saw_seq6 = 0;
+	rel_poll(&r, 4000, 16, catch_seq6, NULL);
+	CHECK(saw_seq6);
+	rel_free(&r);
+}
+
+static void test_cwnd(void)
+{
+	struct side a, b;
+	setup(&a, &b);
+	loss_pct = dup_pct = jitter_us = 0;
+	msg_pad = 190;		/* 5 messages to a packet */
+	queue_n(&a, 1, 1, 1000);
+	CHECK(a.r.cwnd == REL_CWND_INIT);
+	CHECK(rel_poll(&a.r, now, 64, emit_to_b, NULL) == REL_CWND_INIT && nnet == REL_CWND_INIT);
+	CHECK(rel_next_us(&a.r, now) > now);	/* held by the window, not spinning */
+	CHECK(rel_poll(&a.r, now, 64, emit_to_b, NULL) == 0);
+	exchange(&a, &b, 0);
+	CHECK(a.r.cwnd == 2 * REL_CWND_INIT);
+	CHECK(rel_poll(&a.r, now, 64, emit_to_b, NULL) == 2 * REL_CWND_INIT);
+	exchange(&a, &b, 0);
+	CHECK(a.r.cwnd == 4 * REL_CWND_INIT);
+	/* 40 packets; the first is lost. One ACK for the rest: slow start counts the 40, then
+	 * the loss halves the window once, not once per hole. */
+	CHECK(rel_poll(&a.r, now, 64, emit_to_b, NULL) == 4 * REL_CWND_INIT);
+	exchange(&a, &b, 1);
+	CHECK(a.r.cwnd == 4 * REL_CWND_INIT && a.r.ssthresh == 4 * REL_CWND_INIT);
+	CHECK(a.r.n_rtx == 0);
+	/* The fast retransmit goes out with new data, within the window. */
+	CHECK(rel_poll(&a.r, now, 64, emit_to_b, NULL) > 0 && a.r.n_rtx == 5);
+	exchange(&a, &b, 0);
+	CHECK(b.got > 200 && b.order_bad == 0);
+	/* Past ssthresh: about one packet more per round trip. */
+	uint32_t w = a.r.cwnd;
+	CHECK(w >= a.r.ssthresh);
+	rel_poll(&a.r, now, 64, emit_to_b, NULL);
+	exchange(&a, &b, 0);
+	CHECK(a.r.cwnd == w + 1);
+	/* All lost: after two round trips of silence (here the floor) one tail probe goes out,
+	 * outside the window; lost too, then the timeout: the window collapses, the resend
+	 * still goes. */
+	CHECK(rel_poll(&a.r, now, 64, emit_to_b, NULL) > 0);
+	nnet = 0;
+	uint64_t probe = now + REL_MIN_PROBE_US, rto = now + a.r.rto_us;
+	CHECK(rel_next_us(&a.r, now) == probe);
+	now = probe;
+	CHECK(rel_poll(&a.r, now, 64, emit_to_b, NULL) == 1 && a.r.cwnd == w + 1);
+	nnet = 0;
+	/* no second probe: the next wake-up is a retransmission timer */
+	CHECK(rel_next_us(&a.r, now) > now + REL_MIN_PROBE_US && rel_next_us(&a.r, now) <= rto);
+	now += REL_MAX_RTO_US + 1;
+	CHECK(rel_poll(&a.r, now, 64, emit_to_b, NULL) == REL_CWND_MIN);
+	CHECK(a.r.cwnd == REL_CWND_MIN && a.r.ssthresh >= REL_CWND_MIN);
+	exchange(&a, &b, 0);
+	CHECK(a.r.cwnd > REL_CWND_MIN);
+	rel_path_change(&a.r);
+	CHECK(a.r.cwnd == REL_CWND_INIT && a.r.ssthresh == REL_CWND_MAX);
+	a.r.cwnd = 3;
+	rel_session_reset(&a.r);
+	CHECK(a.r.cwnd == REL_CWND_INIT);
+	nnet = 0;
+	b.durable_seen = 1000;
+	run(&a, &b, 1000, now + 60000000ull, 0);
+	CHECK(b.got == 1000 && b.order_bad == 0 && b.text_bad == 0 && a.durable_seen == 1000);
+	rel_free(&a.r);
+	rel_free(&b.r);
+	msg_pad = 0;
+}
+
 int main(void)
 {
 	test_stream_classify();
@@ -374,6 +559,12 @@ int main(void)
 	test_lossy(40, 10, 10000, 2000);
 	test_restart(0);
 	test_restart(1);
+	test_cwnd();
+	test_reset_then_stored();
+	uint64_t with = test_bottleneck(0, 0), without = test_bottleneck(1, 0);
+	CHECK(with * 5 < without);
+	test_bottleneck(0, 20);
+	test_bottleneck(1, 20);
 	free(net);
 	return check_end("test_rel");
 }
