@@ -12,8 +12,34 @@
 #include "log.h"
 #include "util.h"
 
-/* A record: type u8, a u64, b u64, text. A checkpoint's text grew with stream ids. */
-enum { REC_HEAD = 17, CHECK_OLD = REC_HEAD + 16, CHECK_LEN = REC_HEAD + 33 };
+/* A record: type u8, a u64, b u64, text. A checkpoint's text grew with stream ids, then with
+ * the streams left (a count u8 and that many u64, as an R record's text after its u64). */
+enum {
+	REC_HEAD = 17,
+	CHECK_OLD = REC_HEAD + 16,
+	CHECK_LEN = REC_HEAD + 33,
+	LEFT_LEN = 1 + 8 * REL_LEFT_MAX,
+	RXID_OLD = REC_HEAD + 8,
+};
+
+/* The streams left, after a checkpoint's or R record's fixed text: count u8, u64s. */
+static size_t put_left(uint8_t *p, const uint64_t *left, size_t n)
+{
+	p[0] = (uint8_t)n;
+	for (size_t i = 0; i < n; i++)
+		put_u64(p + 1 + 8 * i, left[i]);
+	return 1 + 8 * n;
+}
+
+/* 0 (none known: a record from before) when the rest is absent or does not hold the count. */
+static size_t get_left(const uint8_t *p, size_t len, uint64_t left[REL_LEFT_MAX])
+{
+	if (len < 1 || p[0] > REL_LEFT_MAX || len < 1 + 8 * (size_t)p[0])
+		return 0;
+	for (size_t i = 0; i < p[0]; i++)
+		left[i] = get_u64(p + 1 + 8 * i);
+	return p[0];
+}
 
 int log_append(struct contact *c, int type, uint64_t a, uint64_t b, const char *text, size_t len)
 {
@@ -40,14 +66,15 @@ int log_append(struct contact *c, int type, uint64_t a, uint64_t b, const char *
  * with every record before it: a record's own state change comes after its append. */
 void log_checkpoint(struct contact *c)
 {
-	uint8_t t[CHECK_LEN - REC_HEAD];
+	uint8_t t[CHECK_LEN - REC_HEAD + LEFT_LEN];
 	put_u64(t, c->rel.rx_stored);
 	put_u64(t + 8, c->shown);
 	put_u64(t + 16, c->tx_sid);
 	put_u64(t + 24, c->rel.rx_sid);
 	t[32] = (uint8_t)c->rel.rx_known;
+	size_t n = 33 + put_left(t + 33, c->rel.rx_left, c->rel.rx_nleft);
 	c->since_check = 0;
-	log_append(c, REC_CHECK, c->last_out, c->durable_logged, (const char *)t, sizeof(t));
+	log_append(c, REC_CHECK, c->last_out, c->durable_logged, (const char *)t, n);
 }
 
 /* ICQ's away message: while we are away or busy with a message, the first message from a
@@ -107,6 +134,8 @@ static const struct rel_ops contact_rel_ops = {
  * never shown (a crash between the write and the display) are shown now. */
 struct recover {
 	uint64_t last_in, durable, last_out, shown, tx_sid, rx_sid;
+	uint64_t left[REL_LEFT_MAX];	/* with rx_sid, from the same record */
+	size_t nleft;
 	int have_in, have_dur, have_out, have_shown, have_tx, have_rx, rx_known;
 	struct { uint64_t seq, off; } *outs, *ins;
 	size_t nouts, nins, capouts, capins;
@@ -187,8 +216,10 @@ static int recover_scan(struct contact *c, struct recover *r)
 			/* a checkpoint from before stream ids: an old log, our stream is 0 */
 			if (!r->have_tx)
 				r->tx_sid = len >= CHECK_LEN ? get_u64(rec + 33) : 0, r->have_tx = 1;
-			if (!r->have_rx && len >= CHECK_LEN)
+			if (!r->have_rx && len >= CHECK_LEN) {
 				r->rx_sid = get_u64(rec + 41), r->rx_known = rec[49] != 0;
+				r->nleft = get_left(rec + CHECK_LEN, len - CHECK_LEN, r->left);
+			}
 			r->have_rx = 1;
 			break;
 		case REC_TXID:
@@ -197,12 +228,14 @@ static int recover_scan(struct contact *c, struct recover *r)
 			break;
 		case REC_RXID:
 			/* newer than every message counted on the stream before it */
-			if (!r->have_rx)
+			if (!r->have_rx) {
 				r->rx_sid = a, r->rx_known = 1, r->have_rx = 1;
+				r->nleft = len > RXID_OLD ? get_left(rec + RXID_OLD, len - RXID_OLD, r->left) : 0;
+			}
 			if (!r->have_in)
 				r->last_in = b, r->have_in = 1;
 			if (!r->have_shown)
-				r->shown = len >= 25 ? get_u64(rec + 17) : b, r->have_shown = 1;
+				r->shown = len >= RXID_OLD ? get_u64(rec + 17) : b, r->have_shown = 1;
 			break;
 		}
 		if (rc < 0)
@@ -252,6 +285,8 @@ static int contact_recover(struct contact *c)
 		rel_rx_start(&c->rel, r.last_in);
 		c->rel.rx_sid = r.rx_sid;
 		c->rel.rx_known = r.rx_known;
+		memcpy(c->rel.rx_left, r.left, sizeof(r.left));
+		c->rel.rx_nleft = r.nleft;
 		c->tx_sid = r.tx_sid;
 		c->durable_logged = r.durable;
 		c->delivered_upto = r.durable;
@@ -310,12 +345,16 @@ int log_rx_stream(struct contact *c, uint64_t sid, uint64_t first)
 	enum rel_stream how = rel_rx_stream(&c->rel, sid, first, &base);
 	if (how == REL_STREAM_SAME)
 		return 0;
-	uint64_t shown = how == REL_STREAM_NEW ? base : c->shown;
-	uint8_t t[8];
+	/* A stream we left, named by a live session: the peer went back to an old copy of its
+	 * log, and says so itself; a restart as any other (stale mail does not come here). */
+	int restart = how == REL_STREAM_NEW || how == REL_STREAM_LEFT;
+	uint64_t shown = restart ? base : c->shown, left[REL_LEFT_MAX];
+	uint8_t t[8 + LEFT_LEN];
 	put_u64(t, shown);
-	if (log_append(c, REC_RXID, sid, base, (const char *)t, sizeof(t)) < 0)
+	size_t n = 8 + put_left(t + 8, left, rel_rx_left_after(&c->rel, sid, left));
+	if (log_append(c, REC_RXID, sid, base, (const char *)t, n) < 0)
 		return -1;
-	if (how != REL_STREAM_NEW && base > c->rel.rx_stored)
+	if (!restart && base > c->rel.rx_stored)
 		log_info("%s: its messages up to %llu are not in this log", c->id, (unsigned long long)base);
 	rel_rx_restart(&c->rel, sid, base);
 	c->shown = shown;
@@ -323,7 +362,7 @@ int log_rx_stream(struct contact *c, uint64_t sid, uint64_t first)
 	for (size_t i = 0; i < e->nbatch; i++)
 		if (e->batch[i].c == c && e->batch[i].rx > base)
 			e->batch[i].rx = base;
-	if (how == REL_STREAM_NEW) {
+	if (restart) {
 		log_info("%s: its message history restarted (stream %016llx from %llu)", c->id,
 			 (unsigned long long)sid, (unsigned long long)base + 1);
 		engine_defer(e, EV_RESTART, c, base, 0, NULL, 0);

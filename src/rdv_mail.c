@@ -282,10 +282,14 @@ void mail_on_mail(struct rdv_srv *s, const struct rdv_msg *m)
 	/* Its stream, as a session's FR_STREAM: the R record before any message counted on it (a
 	 * version 1 mail names none: counted on the stream we know). While a session is up whose
 	 * stream we heard, a mail on another is older than it (a sender that restarts starts a
-	 * new session): counting it would renumber the live stream. */
+	 * new session): counting it would renumber the live stream. A mail on a stream a restart
+	 * replaced is older too, session or not: a server replaying what it kept. */
 	if (sm->has_stream && c->rel_ready) {
-		if (c->s.up && c->s.peer_stream && c->rel.rx_known && sm->st.sid != c->rel.rx_sid) {
-			log_warn("%s: a mail from an older stream of its messages: deleted", c->id);
+		uint64_t base;
+		int left = rel_rx_stream(&c->rel, sm->st.sid, sm->st.first, &base) == REL_STREAM_LEFT;
+		if (left || (c->s.up && c->s.peer_stream && c->rel.rx_known && sm->st.sid != c->rel.rx_sid)) {
+			log_warn("%s: a mail from %s stream of its messages: deleted", c->id,
+				 left ? "a replaced" : "an older");
 			send_mailack(s, m->mail_id);
 			goto out;
 		}

@@ -96,7 +96,25 @@ enum rel_stream rel_rx_stream(const struct rel *r, uint64_t sid, uint64_t first,
 			*base = r->rx_stored;
 		return REL_STREAM_FIRST;
 	}
+	for (size_t i = 0; i < r->rx_nleft; i++)
+		if (r->rx_left[i] == sid)
+			return REL_STREAM_LEFT;
 	return REL_STREAM_NEW;
+}
+
+size_t rel_rx_left_after(const struct rel *r, uint64_t sid, uint64_t out[REL_LEFT_MAX])
+{
+	size_t n = 0;
+	int leave = r->rx_known && sid != r->rx_sid;
+	if (leave)
+		out[n++] = r->rx_sid;
+	/* a stream taken up again is no longer left; the oldest fall off the end */
+	for (size_t i = 0; i < r->rx_nleft && n < REL_LEFT_MAX; i++) {
+		uint64_t s = r->rx_left[i];
+		if (s != sid && !(leave && s == r->rx_sid))
+			out[n++] = s;
+	}
+	return n;
 }
 
 void rel_rx_restart(struct rel *r, uint64_t sid, uint64_t base)
@@ -110,6 +128,9 @@ void rel_rx_restart(struct rel *r, uint64_t sid, uint64_t base)
 	if (base > r->rx_stored || base < r->rx_durable)
 		r->rx_durable = base;
 	r->rx_stored = base;
+	uint64_t left[REL_LEFT_MAX];
+	r->rx_nleft = rel_rx_left_after(r, sid, left);
+	memcpy(r->rx_left, left, sizeof(left));
 	r->rx_sid = sid;
 	r->rx_known = 1;
 	r->ack_needed = 1;

@@ -23,6 +23,7 @@ enum {
 	REL_CWND_MIN = 2,	/* after a retransmission timeout, and the floor of ssthresh */
 	REL_CWND_MAX = REL_WINDOW,	/* REL_WINDOW messages never need more packets */
 	REL_MIN_PROBE_US = 10000,	/* tail probe after 2 SRTT of silence, at least this */
+	REL_LEFT_MAX = 4,	/* the peer's streams remembered as left (rx_left) */
 };
 
 enum frame_type {
@@ -99,6 +100,8 @@ struct rel {
 	uint64_t rx_stored, rx_durable;
 	uint64_t rx_sid;	/* the peer's stream that rx_stored counts in, if rx_known */
 	int rx_known;		/* the peer told us its stream (an FR_STREAM was logged) */
+	uint64_t rx_left[REL_LEFT_MAX];	/* the peer's streams a restart replaced, newest first */
+	size_t rx_nleft;
 	int rx_hold;		/* DATA ignored and no ACK sent until the peer's stream is known */
 	struct rel_in *ooo;	/* REL_WINDOW slots indexed by seq % REL_WINDOW */
 	int ack_needed;
@@ -121,12 +124,16 @@ enum rel_stream {
 	REL_STREAM_FIRST,	/* the first word on this stream: the same numbers go on */
 	REL_STREAM_JUMP,	/* the sender holds nothing <= base, more than we have: skip there */
 	REL_STREAM_NEW,		/* another stream: its numbering starts afresh after base */
+	REL_STREAM_LEFT,	/* as NEW, but one of rx_left: the sender went back to an old copy of
+			 * its log (a session), or a server replays old mail (stale) */
 };
 /* What the peer's FR_STREAM means for us; *base is the last seq to count as received. */
 enum rel_stream rel_rx_stream(const struct rel *r, uint64_t sid, uint64_t first, uint64_t *base);
 /* Receive stream sid after base (the caller has logged that first): forgets what is
- * buffered out of order. */
+ * buffered out of order; a stream it replaces goes into rx_left. */
 void rel_rx_restart(struct rel *r, uint64_t sid, uint64_t base);
+/* rx_left as rel_rx_restart(r, sid, ...) would leave it, into out; returns the count. */
+size_t rel_rx_left_after(const struct rel *r, uint64_t sid, uint64_t out[REL_LEFT_MAX]);
 /* While held, DATA is dropped unread and no ACK goes out (a new session until the peer has
  * said which stream it sends). */
 void rel_rx_hold(struct rel *r, int hold);

@@ -281,6 +281,41 @@ static void test_stream_classify(void)
 	rel_free(&r);
 }
 
+/* The streams left: a restart puts the one it replaces first, a stream taken up again leaves
+ * the list, the oldest beyond REL_LEFT_MAX fall off. Mail naming one is a replay (rdv_mail.c). */
+static void test_stream_left(void)
+{
+	struct rel r;
+	uint64_t base, left[REL_LEFT_MAX];
+	CHECK(rel_init(&r, &ops, NULL) == 0);
+	rel_rx_restart(&r, 7, 0);	/* the first stream heard of: nothing left */
+	CHECK(r.rx_nleft == 0);
+	rel_rx_restart(&r, 7, 5);	/* a jump on the same stream */
+	CHECK(r.rx_nleft == 0);
+	CHECK(rel_rx_left_after(&r, 8, left) == 1 && left[0] == 7);
+	rel_rx_restart(&r, 8, 0);
+	CHECK(r.rx_nleft == 1 && r.rx_left[0] == 7);
+	CHECK(rel_rx_stream(&r, 7, 6, &base) == REL_STREAM_LEFT && base == 5);	/* stale mail */
+	CHECK(rel_rx_stream(&r, 8, 1, &base) == REL_STREAM_SAME);
+	CHECK(rel_rx_stream(&r, 9, 1, &base) == REL_STREAM_NEW);
+	/* a session names 7 again (an old copy of the sender's log): 8 is left, 7 no longer */
+	rel_rx_restart(&r, 7, 5);
+	CHECK(r.rx_nleft == 1 && r.rx_left[0] == 8);
+	CHECK(rel_rx_stream(&r, 8, 1, &base) == REL_STREAM_LEFT);
+	CHECK(rel_rx_stream(&r, 7, 6, &base) == REL_STREAM_SAME);
+	/* 7 -> 9 -> 10 -> 11 -> 12: newest first, four kept, 8 fell off */
+	for (uint64_t sid = 9; sid <= 12; sid++)
+		rel_rx_restart(&r, sid, 0);
+	CHECK(r.rx_nleft == REL_LEFT_MAX && r.rx_left[0] == 11 && r.rx_left[1] == 10 &&
+	      r.rx_left[2] == 9 && r.rx_left[3] == 7);
+	CHECK(rel_rx_stream(&r, 8, 1, &base) == REL_STREAM_NEW);
+	CHECK(rel_rx_stream(&r, 7, 1, &base) == REL_STREAM_LEFT);
+	/* back to 10: it moves out, 12 goes first, nothing falls off */
+	CHECK(rel_rx_left_after(&r, 10, left) == 4 && left[0] == 12 && left[1] == 11 &&
+	      left[2] == 9 && left[3] == 7);
+	rel_free(&r);
+}
+
 /* What the engine does with the peer's FR_STREAM (log_peer_stream), then lets DATA in. */
 static void stream_in(struct side *s, uint64_t sid, uint64_t first)
 {
@@ -547,6 +582,7 @@ static void test_cwnd(void)
 int main(void)
 {
 	test_stream_classify();
+	test_stream_left();
 	test_hold();
 	test_stream_sender_lost(0);
 	test_stream_sender_lost(1);
