@@ -134,24 +134,7 @@ def run(lab, tincan):
 
 
 def main():
-    if len(sys.argv) != 2:
-        print("usage: e2e_away.py path/to/tincan", file=sys.stderr)
-        return 2
-    tincan = os.path.abspath(sys.argv[1])
-    try:
-        with netlab.Lab("away", timeout=120) as lab:
-            try:
-                run(lab, tincan)
-            except Exception:
-                lab.failed = True
-                for p in lab.procs:
-                    print(p.tail(12), file=sys.stderr)
-                raise
-    except (Fail, netlab.ExpectTimeout, netlab.LabTimeout) as e:
-        print(f"FAIL: {e}", file=sys.stderr)
-        return 1
-    print("e2e-away: ok")
-    return 0
+    return netlab.tincan_main("e2e-away", "away", 120, run, (Fail,))
 
 
 if __name__ == "__main__":

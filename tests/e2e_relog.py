@@ -145,24 +145,7 @@ def run(lab, tincan):
 
 
 def main():
-    if len(sys.argv) != 2:
-        print("usage: e2e_relog.py path/to/tincan", file=sys.stderr)
-        return 2
-    tincan = os.path.abspath(sys.argv[1])
-    try:
-        with netlab.Lab("relog", timeout=150) as lab:
-            try:
-                run(lab, tincan)
-            except Exception:
-                lab.failed = True
-                for p in lab.procs:
-                    print(p.tail(12), file=sys.stderr)
-                raise
-    except (Fail, netlab.ExpectTimeout, netlab.LabTimeout) as e:
-        print(f"FAIL: {e}", file=sys.stderr)
-        return 1
-    print("e2e-relog: ok")
-    return 0
+    return netlab.tincan_main("e2e-relog", "relog", 150, run, (Fail,))
 
 
 if __name__ == "__main__":

@@ -679,6 +679,30 @@ class Lab:
         return False
 
 
+def tincan_main(name, lab_name, timeout, run, errors=()):
+    """The frame of a small end-to-end script whose only argument is the tincan binary:
+    run(lab, tincan) in a lab of its own; on failure the last lines of every process, then
+    "FAIL: ..." (for the lab's errors and those in errors). Returns the exit status."""
+    if len(sys.argv) != 2:
+        print(f"usage: {os.path.basename(sys.argv[0])} path/to/tincan", file=sys.stderr)
+        return 2
+    tincan = os.path.abspath(sys.argv[1])
+    try:
+        with Lab(lab_name, timeout=timeout) as lab:
+            try:
+                run(lab, tincan)
+            except Exception:
+                lab.failed = True
+                for p in lab.procs:
+                    print(p.tail(12), file=sys.stderr)
+                raise
+    except ((ExpectTimeout, LabTimeout) + tuple(errors)) as e:
+        print(f"FAIL: {e}", file=sys.stderr)
+        return 1
+    print(f"{name}: ok")
+    return 0
+
+
 def _reaper_main(path):
     """Wait until the lab's owner closes our stdin (it exited, however), then undo
     whatever its state file still lists."""
