@@ -145,7 +145,9 @@ static void run(struct side *a, struct side *b, uint64_t n, uint64_t deadline, u
 	}
 }
 
-static void setup(struct side *a, struct side *b)
+/* Two fresh sides and an empty network that loses loss%, duplicates dup% and delays each
+ * packet by up to jitter microseconds more. */
+static void setup(struct side *a, struct side *b, unsigned loss, unsigned dup, unsigned jitter)
 {
 	memset(a, 0, sizeof(*a));
 	memset(b, 0, sizeof(*b));
@@ -158,15 +160,15 @@ static void setup(struct side *a, struct side *b)
 	bn_free[0] = bn_free[1] = 0;
 	bn_drops = 0;
 	msg_pad = 0;
+	loss_pct = loss;
+	dup_pct = dup;
+	jitter_us = jitter;
 }
 
 static void test_lossy(unsigned loss, unsigned dup, unsigned jitter, uint64_t n)
 {
 	struct side a, b;
-	setup(&a, &b);
-	loss_pct = loss;
-	dup_pct = dup;
-	jitter_us = jitter;
+	setup(&a, &b, loss, dup, jitter);
 	queue_n(&a, 1, 1, n);	/* a -> b, delivered at b with b's id in the text */
 	queue_n(&b, 0, 1, n);
 	uint64_t start = now;
@@ -191,10 +193,7 @@ static void test_lossy(unsigned loss, unsigned dup, unsigned jitter, uint64_t n)
 static void test_restart(int power_cut)
 {
 	struct side a, b;
-	setup(&a, &b);
-	loss_pct = 10;
-	dup_pct = 2;
-	jitter_us = 2000;
+	setup(&a, &b, 10, 2, 2000);
 	uint64_t n = 3000;
 	queue_n(&a, 1, 1, n);
 	run(&a, &b, n, now + 600000000ull, 1234);
@@ -218,7 +217,7 @@ static void test_restart(int power_cut)
 static void test_malformed(void)
 {
 	struct side a, b;
-	setup(&a, &b);
+	setup(&a, &b, 0, 0, 0);
 	uint8_t pkt[64];
 	size_t off = frame_put(pkt, sizeof(pkt), 0, FR_PING, NULL, 0);
 	CHECK(off == 3);
@@ -332,10 +331,7 @@ static void stream_in(struct side *s, uint64_t sid, uint64_t first)
 static void test_stream_sender_lost(int with_ids)
 {
 	struct side a, b;
-	setup(&a, &b);
-	loss_pct = 5;
-	dup_pct = 1;
-	jitter_us = 1000;
+	setup(&a, &b, 5, 1, 1000);
 	stream_in(&b, 0x1111, 1);
 	queue_n(&a, 1, 1, 40);
 	b.durable_seen = 40;
@@ -369,10 +365,7 @@ static void test_stream_sender_lost(int with_ids)
 static void test_stream_receiver_lost(int with_ids)
 {
 	struct side a, b;
-	setup(&a, &b);
-	loss_pct = 5;
-	dup_pct = 1;
-	jitter_us = 1000;
+	setup(&a, &b, 5, 1, 1000);
 	queue_n(&a, 1, 1, 30);
 	b.durable_seen = 30;
 	run(&a, &b, 30, now + 60000000ull, 0);
@@ -403,8 +396,7 @@ static void test_stream_receiver_lost(int with_ids)
 static void test_hold(void)
 {
 	struct side a, b;
-	setup(&a, &b);
-	loss_pct = dup_pct = jitter_us = 0;
+	setup(&a, &b, 0, 0, 0);
 	queue_n(&a, 1, 1, 3);
 	rel_rx_hold(&b.r, 1);
 	rel_ask_ack(&b.r);
@@ -431,10 +423,7 @@ static void test_hold(void)
 static uint64_t test_bottleneck(int no_cc, unsigned loss)
 {
 	struct side a, b;
-	setup(&a, &b);
-	loss_pct = loss;
-	dup_pct = 0;
-	jitter_us = 0;
+	setup(&a, &b, loss, 0, 0);
 	bn_gap_us = 100;
 	bn_queue = 16;
 	msg_pad = 190;
@@ -519,8 +508,7 @@ static void test_reset_then_stored(void)
 static void test_cwnd(void)
 {
 	struct side a, b;
-	setup(&a, &b);
-	loss_pct = dup_pct = jitter_us = 0;
+	setup(&a, &b, 0, 0, 0);
 	msg_pad = 190;		/* 5 messages to a packet */
 	queue_n(&a, 1, 1, 1000);
 	CHECK(a.r.cwnd == REL_CWND_INIT);
