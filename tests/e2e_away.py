@@ -23,14 +23,6 @@ class Fail(Exception):
     pass
 
 
-def spawn(lab, host, tincan, name):
-    home = os.path.join(lab.logdir, name + "-home")
-    p = lab.spawn(host, [tincan, "--headless", "--lan", "--home", home, "--nick", name],
-                  env={"LC_ALL": "C.UTF-8"}, name=name)
-    p.id = p.expect(r"^ready (\S+)", timeout=15).group(1)
-    return p
-
-
 def since(p, start):
     with p._cond:
         return list(p.lines[start:])
@@ -66,11 +58,7 @@ def exchange(alice, bob, text, reply=None):
 
 
 def run(lab, tincan):
-    sw = lab.switch("lan")
-    for i, name in enumerate(("alice", "bob"), 1):
-        lab.link(lab.host(name), sw, addr4=f"10.78.0.{i}/24", addr6=f"fd78::{i}/64")
-    alice = spawn(lab, "alice", tincan, "alice")
-    bob = spawn(lab, "bob", tincan, "bob")
+    alice, bob = netlab.lan_alice_bob(lab, tincan, 78)
     for me in (alice, bob):
         me.send("/peers")
     alice.expect(r"^peer \S+ bob ", timeout=20)

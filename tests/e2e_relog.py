@@ -25,15 +25,6 @@ class Fail(Exception):
     pass
 
 
-def spawn(lab, host, tincan, name, label=None):
-    home = os.path.join(lab.logdir, name + "-home")
-    p = lab.spawn(host, [tincan, "--headless", "--lan", "--home", home, "--nick", name],
-                  env={"LC_ALL": "C.UTF-8"}, name=label or name)
-    p.id = p.expect(r"^ready (\S+)", timeout=15).group(1)
-    p.home = home
-    return p
-
-
 def texts(p, sender, start=0):
     """The texts of the messages p has shown from sender, from line start on."""
     with p._cond:
@@ -78,11 +69,7 @@ def quit(p):
 
 
 def run(lab, tincan):
-    sw = lab.switch("lan")
-    for i, name in enumerate(("alice", "bob"), 1):
-        lab.link(lab.host(name), sw, addr4=f"10.79.0.{i}/24", addr6=f"fd79::{i}/64")
-    alice = spawn(lab, "alice", tincan, "alice")
-    bob = spawn(lab, "bob", tincan, "bob")
+    alice, bob = netlab.lan_alice_bob(lab, tincan, 79)
     alice.send("/peers")
     alice.expect(r"^peer \S+ bob ", timeout=20)
     alice.send("/add bob hi")
@@ -112,7 +99,7 @@ def run(lab, tincan):
         raise Fail(f"no log {log}")
     os.unlink(log)
     b1 = len(bob.lines)
-    alice = spawn(lab, "alice", tincan, "alice", "alice2")
+    alice = netlab.lan_client(lab, "alice", tincan, "alice", "alice2")
     online(alice, bob)
 
     new_a = [f"alice new {i}" for i in range(1, 5)]
@@ -131,7 +118,7 @@ def run(lab, tincan):
     # bob restarts with his log: no old message again, and the numbering goes on
     quit(bob)
     alice.expect(rf"^offline {bob.id}", timeout=20)
-    bob = spawn(lab, "bob", tincan, "bob", "bob2")
+    bob = netlab.lan_client(lab, "bob", tincan, "bob", "bob2")
     online(alice, bob)
     a2 = len(alice.lines)
     alice.send("/msg bob after bob's restart")

@@ -679,6 +679,26 @@ class Lab:
         return False
 
 
+def lan_client(lab, host, tincan, name, label=None):
+    """A headless LAN-mode client named name (its --home in the lab's log directory, kept
+    across restarts under another label); returns its Proc with .id and .home set."""
+    home = os.path.join(lab.logdir, name + "-home")
+    p = lab.spawn(host, [tincan, "--headless", "--lan", "--home", home, "--nick", name],
+                  env={"LC_ALL": "C.UTF-8"}, name=label or name)
+    p.id = p.expect(r"^ready (\S+)", timeout=15).group(1)
+    p.home = home
+    return p
+
+
+def lan_alice_bob(lab, tincan, net):
+    """alice and bob on a switch of their own, 10.<net>.0.1-2/24 and fd<net>::1-2/64, each a
+    running lan_client."""
+    sw = lab.switch("lan")
+    for i, name in enumerate(("alice", "bob"), 1):
+        lab.link(lab.host(name), sw, addr4=f"10.{net}.0.{i}/24", addr6=f"fd{net}::{i}/64")
+    return lan_client(lab, "alice", tincan, "alice"), lan_client(lab, "bob", tincan, "bob")
+
+
 def tincan_main(name, lab_name, timeout, run, errors=()):
     """The frame of a small end-to-end script whose only argument is the tincan binary:
     run(lab, tincan) in a lab of its own; on failure the last lines of every process, then
