@@ -61,10 +61,12 @@ enum rec_type {
 	REC_DURABLE = 'D',	/* upto: the peer has our messages <= upto on disk */
 	REC_SHOWN = 'S',	/* upto: received messages <= upto were given to the front end */
 	REC_CHECK = 'C',	/* last_out, durable; text: last_in u64, shown u64, and since stream
-				 * ids: our stream u64, theirs u64, theirs known u8 (recovery stops here) */
+				 * ids: our stream u64, theirs u64, theirs known u8, then the streams
+				 * of theirs we left: n u8, n u64 (recovery stops here) */
 	REC_TXID = 'T',		/* stream id: our numbering, made with the log (its first record) */
-	REC_RXID = 'R',		/* their stream id, base; text: shown u64: their messages are counted
-				 * on that stream from base + 1 (rel_rx_stream) */
+	REC_RXID = 'R',		/* their stream id, base; text: shown u64, the streams of theirs left
+				 * (n u8, n u64): their messages are counted on that stream from
+				 * base + 1 (rel_rx_stream) */
 };
 enum { CHECKPOINT_EVERY = 1024 };	/* records between checkpoints */
 
